@@ -1,0 +1,113 @@
+# tinyml-repro: one Makefile for every paper's pipeline. `make help` lists the targets.
+#   make demo   set everything up and run every pipeline on the offline mini datasets
+#   make test   set everything up and run the fast test suite (one pytest process per subproject)
+# Each subproject adds its own targets in <folder>/project.mk (included below).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DATA ?= data
+RUNS ?= runs
+# MINI=1: mini datasets under $(DATA)/mini and each pipeline's reduced epochs; results go to $(RUNS)/mini.
+MINI ?= 0
+# Processes for distributed runs (torchrun --nproc_per_node / tf.distribute workers).
+NPROC ?= 1
+SEED ?= 0
+
+MINI_DATA := $(DATA)/mini
+ifeq ($(MINI),1)
+RUN_ROOT := $(RUNS)/mini
+else
+RUN_ROOT := $(RUNS)
+endif
+
+# Keras 2 semantics for the MLPerf Tiny reference models; set before TF is imported anywhere.
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TINYML_MINI_DATA := $(abspath $(MINI_DATA))
+export PYTHONUNBUFFERED := 1
+
+# Subprojects in install order (mlperf-tiny first: the TF projects import it).
+PROJECTS := mlperf-tiny dero dnn-param-encode trecx depth-pruning reds
+# Those that already have a package (pyproject.toml) are installed with `pip install -e`.
+PACKAGES := $(foreach p,$(PROJECTS),$(if $(wildcard $(p)/pyproject.toml),$(p)))
+# Pipelines `make demo` runs (each project.mk appends its targets).
+DEMO_TARGETS :=
+BENCH_TARGETS :=
+
+ENV_STAMP := $(VENV)/.stamp-requirements
+PKG_STAMPS := $(foreach p,$(PACKAGES),$(VENV)/.stamp-pkg-$(p))
+
+##@ Setup
+.PHONY: env
+env: $(ENV_STAMP) $(PKG_STAMPS) apt ## Create .venv (Python 3.11) and install pinned packages + every subproject (-e)
+
+.PHONY: apt
+apt: ## Install the Debian packages the mini datasets need (espeak-ng, sox) when missing
+	@tools/ensure_apt.sh espeak-ng sox
+
+$(ENV_STAMP): requirements.txt requirements-nodeps.txt constraints.txt $(wildcard */requirements.txt)
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+$(VENV)/.stamp-pkg-%: $(ENV_STAMP) %/pyproject.toml
+	$(PIP) install -q --no-deps --no-build-isolation -e $*
+	touch $@
+
+##@ Data
+.PHONY: mini-data
+mini-data: $(MINI_DATA)/.complete ## Generate the offline mini datasets (real on-disk formats) into $(DATA)/mini
+
+$(MINI_DATA)/.complete: | env
+	$(PY) -m mlperf_tiny.mini_data --out $(MINI_DATA) --seed $(SEED)
+
+##@ Pipelines
+.PHONY: demo
+demo: env mini-data ## Run every paper's pipeline end to end on the mini datasets (MINI=1)
+	$(MAKE) --no-print-directory MINI=1 $(DEMO_TARGETS)
+	@echo "demo done: results under $(RUNS)/mini"
+
+##@ Tests
+.PHONY: test
+test: env mini-data ## Run the fast test suite, one pytest process per subproject
+	@rm -rf $(RUNS)/test-reports; mkdir -p $(RUNS)/test-reports; failed=0; \
+	for p in $(PACKAGES); do \
+	  [ -d $$p/tests ] || continue; \
+	  echo "=== $$p"; \
+	  $(PY) -m pytest $$p/tests --junitxml=$(RUNS)/test-reports/$$p.xml $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then failed=1; fi; \
+	done; \
+	$(PY) tools/test_summary.py $(RUNS)/test-reports || failed=1; \
+	exit $$failed
+
+.PHONY: test-slow
+test-slow: env mini-data ## Run the whole suite including tests marked slow
+	$(MAKE) --no-print-directory test PYTEST_ARGS="--runslow $(PYTEST_ARGS)"
+
+.PHONY: lint
+lint: env ## ruff over the whole tree
+	$(VENV)/bin/ruff check .
+
+.PHONY: bench
+bench: env mini-data ## Run every benchmark (prints tables)
+	$(MAKE) --no-print-directory $(BENCH_TARGETS)
+
+.PHONY: clean-runs
+clean-runs: ## Remove $(RUNS) (trained models, metrics, plots)
+	rm -rf $(RUNS)
+
+.PHONY: help
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_%.-]+:.*## / {printf "  %-28s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo ""
+	@echo "Variables: DATA=$(DATA) RUNS=$(RUNS) MINI=$(MINI) NPROC=$(NPROC) SEED=$(SEED)"
+
+include $(wildcard */project.mk)
