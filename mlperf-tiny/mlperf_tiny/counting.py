@@ -5,7 +5,6 @@ activations and additions are free. FLOPs come from the TF profiler on the froze
 how the depth-pruning paper's ``compute_flops.py`` counts them (2 per multiply-add, plus the other ops).
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 import numpy as np
 

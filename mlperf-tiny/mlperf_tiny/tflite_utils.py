@@ -5,7 +5,6 @@ representative dataset of batch-1 float32 samples, ``TFLITE_BUILTINS_INT8`` ops 
 Inference uses ``ai_edge_litert`` (``tf.lite.Interpreter`` is deprecated in TF 2.20+) and falls back to it.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 from pathlib import Path
 
