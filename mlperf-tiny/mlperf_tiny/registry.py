@@ -44,8 +44,9 @@ def _load_all():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
-            # A task whose model module does not exist yet is simply absent from the registry.
-            if err.name != module:
+            # A task whose model module (or task package) does not exist yet is simply absent from the
+            # registry; an import error *inside* an existing module still raises.
+            if err.name is None or not (module == err.name or module.startswith(err.name + ".")):
                 raise
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         importlib.import_module(entry_point.value)
