@@ -146,3 +146,38 @@ def plot_roc_curves(y_pred, labels, class_names, png_path, title="ROC (EEMBC thr
     fig.savefig(png_path, dpi=120)
     plt.close(fig)
     return png_path
+
+
+def classification_report(y_prob, labels, class_names, out_dir, tag, extra=None, title_suffix=""):
+    """Evaluate class probabilities EEMBC-style and leave the evidence in ``out_dir``.
+
+    Writes ``<tag>_metrics.json`` (top-1 accuracy, mean/per-class EEMBC AUC, per-class accuracy, plus ``extra``),
+    ``<tag>_confusion.png`` and ``<tag>_roc.png``, merges the metrics under key ``tag`` into ``metrics.json``,
+    and returns the metrics dict.
+    """
+    from pathlib import Path
+
+    from mlperf_tiny.run_utils import METRICS_JSON, plot_confusion_matrix, read_json, write_json
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    labels = _as_labels(labels)
+    per_class_auc = calculate_auc(y_prob, labels, len(class_names))
+    metrics = {
+        "accuracy": calculate_accuracy(y_prob, labels),
+        "auc": float(np.mean(per_class_auc)),
+        "auc_per_class": dict(zip(class_names, map(float, per_class_auc))),
+        "accuracy_per_class": calculate_all_accuracies(y_prob, labels, class_names),
+        "num_samples": int(len(labels)),
+        **(extra or {}),
+    }
+    plot_confusion_matrix(labels, y_prob.argmax(axis=1), list(class_names), out_dir / f"{tag}_confusion.png",
+                          f"{tag}: accuracy {metrics['accuracy']:.2f}%{title_suffix}")
+    plot_roc_curves(y_prob, labels, list(class_names), out_dir / f"{tag}_roc.png",
+                    f"{tag}: EEMBC AUC {metrics['auc']:.3f}{title_suffix}")
+    write_json(out_dir / f"{tag}_metrics.json", metrics)
+    summary = read_json(out_dir / METRICS_JSON) if (out_dir / METRICS_JSON).exists() else {}
+    summary[tag] = metrics
+    write_json(out_dir / METRICS_JSON, summary)
+    return metrics

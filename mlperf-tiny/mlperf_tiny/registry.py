@@ -49,7 +49,17 @@ def _load_all():
             if err.name is None or not (module == err.name or module.startswith(err.name + ".")):
                 raise
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        importlib.import_module(entry_point.value)
+        try:
+            importlib.import_module(entry_point.value)
+        except ModuleNotFoundError as err:
+            # A package that declares the entry point but has not written the module yet (or was installed
+            # from an older checkout) must not break every other model lookup.
+            if err.name is None or not entry_point.value.startswith(err.name):
+                raise
+            import warnings
+
+            warnings.warn(f"model entry point {entry_point.name} -> {entry_point.value} is not importable "
+                          f"({err}); its models are skipped", stacklevel=2)
     _loaded = True
 
 

@@ -195,11 +195,15 @@ def plot_history(history_csv, out_png, title):
         raise ValueError(f"{history_csv} has no epochs to plot")
     plt = _pyplot()
     epochs = [int(r["epoch"]) + 1 for r in rows]
-    metrics = [k for k in rows[0] if k not in ("epoch", "lr") and not k.startswith("val_")]
+    def numeric(column):
+        # CSVLogger writes "NA" for val_* columns when fit has no validation data.
+        return all(r[column] not in ("", "NA") for r in rows)
+
+    metrics = [k for k in rows[0] if k not in ("epoch", "lr") and not k.startswith("val_") and numeric(k)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         ax.plot(epochs, [float(r[metric]) for r in rows], label=f"train {metric}")
-        if f"val_{metric}" in rows[0]:
+        if f"val_{metric}" in rows[0] and numeric(f"val_{metric}"):
             ax.plot(epochs, [float(r[f"val_{metric}"]) for r in rows], label=f"val {metric}")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
