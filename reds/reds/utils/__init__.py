@@ -1,0 +1,1 @@
+"""REDS building blocks (module names follow FraCorti/REDS ``utils/``)."""

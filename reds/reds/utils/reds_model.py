@@ -1,0 +1,174 @@
+"""Nested REDS model: one weight tensor per layer, every subnetwork a prefix slice of it.
+
+This replaces the original's ``linear.py``, ``convolution.py``, ``ds_convolution.py`` and
+``batch_normalization.py`` with one architecture-independent walk over a plain Keras model's layers:
+
+- conv ``kernel[..., :cin, :cout]``, depthwise ``kernel[:, :, :c, :]``, dense ``kernel[:cin, :cout]``;
+- batch norm sliced to ``[:c]`` and always in inference mode, using the pretrained moving statistics
+  (quirk Q2: the original's BN fork ignored ``training``; gamma/beta stay trainable);
+- the dense layer after a flatten reads the *leading* ``H*W*c`` rows (faithful, quirk Q4/Q5), or with
+  ``channel_aware_flatten_slice`` the rows ``h*W*C + w*C + c`` for ``c < c_s`` (the consistent variant).
+
+``RedsModel`` runs all subnetworks on one input and returns a list of logits (index 0 = full model).
+``extract_subnetwork`` builds a plain Keras model of one subnetwork with the sliced weights, which is what
+gets exported to TFLite; a test checks it gives the nested model's outputs to 1e-5.
+"""
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
+import numpy as np
+import tensorflow as tf
+
+from reds.utils.keyword_spotting_models import architecture
+
+keras = tf.keras
+BN_EPSILON_DEFAULT = 1e-3  # Keras BatchNormalization default
+
+
+def _flatten_rows(spatial_shape, full_channels, channels, channel_aware):
+    h, w = spatial_shape
+    if not channel_aware:
+        return np.arange(h * w * channels)
+    grid = np.arange(h * w)[:, None] * full_channels + np.arange(channels)[None, :]
+    return grid.reshape(-1)
+
+
+def layer_plan(model, widths, channel_aware_flatten_slice=False):
+    """[(layer, slicing)] for one subnetwork: the input/output units each weighted layer keeps.
+
+    ``widths`` maps width-layer names to units; missing layers keep all units. Output dicts:
+    ``{"cin": n, "cout": n}`` for conv/dense, ``{"channels": n}`` for depthwise and BN, ``{"rows": idx}`` for
+    the dense after a flatten.
+    """
+    widths = widths or {}
+    plan = []
+    channels = None  # units of the last weighted layer's output
+    flatten = None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            plan.append((layer, {"channels": channels}))
+        elif isinstance(layer, keras.layers.Conv2D):
+            cin = layer.input_shape[-1] if channels is None else channels
+            cout = int(widths.get(layer.name, layer.filters))
+            plan.append((layer, {"cin": cin, "cout": cout}))
+            channels = cout
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            plan.append((layer, {"channels": channels}))
+        elif isinstance(layer, keras.layers.Flatten):
+            shape = layer.input_shape
+            if len(shape) == 4 and channels is not None:
+                flatten = _flatten_rows(shape[1:3], shape[3], channels, channel_aware_flatten_slice)
+            else:
+                flatten = None
+            plan.append((layer, {}))
+        elif isinstance(layer, keras.layers.Dense):
+            cout = int(widths.get(layer.name, layer.units))
+            if flatten is not None:
+                plan.append((layer, {"rows": flatten, "cout": cout}))
+                flatten = None
+            else:
+                cin = layer.input_shape[-1] if channels is None else channels
+                plan.append((layer, {"cin": cin, "cout": cout}))
+            channels = cout
+        else:
+            plan.append((layer, {}))
+    return plan
+
+
+def sliced_weights(layer, slicing):
+    """The layer's weights restricted to one subnetwork (tensors, so gradients flow to the shared weights)."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        c = slicing["channels"]
+        return [layer.depthwise_kernel[:, :, :c, :], layer.bias[:c]]
+    if isinstance(layer, keras.layers.Conv2D):
+        return [layer.kernel[:, :, : slicing["cin"], : slicing["cout"]], layer.bias[: slicing["cout"]]]
+    if isinstance(layer, keras.layers.Dense):
+        cout = slicing["cout"]
+        if "rows" in slicing:
+            return [tf.gather(layer.kernel[:, :cout], slicing["rows"]), layer.bias[:cout]]
+        return [layer.kernel[: slicing["cin"], :cout], layer.bias[:cout]]
+    if isinstance(layer, keras.layers.BatchNormalization):
+        c = slicing["channels"]
+        return [layer.gamma[:c], layer.beta[:c], layer.moving_mean[:c], layer.moving_variance[:c]]
+    return []
+
+
+def _activation(layer, x):
+    if layer.activation is None or layer.activation is keras.activations.linear:
+        return x
+    return layer.activation(x)
+
+
+def forward(model, plan, x):
+    """Run one subnetwork of ``model`` (full-width weights) on ``x`` with BN in inference mode."""
+    for layer, slicing in plan:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        weights = sliced_weights(layer, slicing)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            x = tf.nn.depthwise_conv2d(x, weights[0], (1, *layer.strides, 1), layer.padding.upper()) + weights[1]
+            x = _activation(layer, x)
+        elif isinstance(layer, keras.layers.Conv2D):
+            x = tf.nn.conv2d(x, weights[0], layer.strides, layer.padding.upper()) + weights[1]
+            x = _activation(layer, x)
+        elif isinstance(layer, keras.layers.Dense):
+            x = _activation(layer, tf.matmul(x, weights[0]) + weights[1])
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = weights
+            x = tf.nn.batch_normalization(x, mean, variance, beta, gamma, layer.epsilon)
+        else:  # reshape, flatten, pooling, activations: no weights
+            x = layer(x, training=False)
+    return x
+
+
+def subnetwork_widths(model, width_tuples):
+    """[{layer: units}] from width tuples in ``architecture(model).width_layers`` order."""
+    names = architecture(model).width_layers
+    return [dict(zip(names, (int(w) for w in widths))) for widths in width_tuples]
+
+
+class RedsModel(keras.Model):
+    """All subnetworks of ``base`` in one model: ``call(x)`` returns their logits (index 0 = full width)."""
+
+    def __init__(self, base, subnet_widths, channel_aware_flatten_slice=False, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+        self.subnet_widths = [dict(w) for w in subnet_widths]
+        self.channel_aware_flatten_slice = channel_aware_flatten_slice
+        self.plans = [layer_plan(base, w, channel_aware_flatten_slice) for w in self.subnet_widths]
+
+    def call(self, inputs, training=None):
+        return [forward(self.base, plan, inputs) for plan in self.plans]
+
+    def call_subnetwork(self, inputs, index):
+        """Run only subnetwork ``index`` (switching width = picking another slice plan; no weight moves)."""
+        return forward(self.base, self.plans[index], inputs)
+
+
+def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False):
+    """A plain Keras model of one subnetwork with its slice of ``base``'s weights.
+
+    ``builder(widths=...)`` must build the same architecture at those widths (the registered builder).
+    """
+    plan = layer_plan(base, widths, channel_aware_flatten_slice)
+    sub = builder(widths=widths)
+    by_name = {layer.name: slicing for layer, slicing in plan}
+    for layer in sub.layers:
+        source = base.get_layer(layer.name)
+        if not layer.weights:
+            continue
+        values = [np.asarray(t) for t in sliced_weights(source, by_name[layer.name])]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights(values)
+        else:
+            layer.set_weights(values[: len(layer.weights)])
+    return sub
+
+
+def kernel_parameter_count(model):
+    """Conv/depthwise/dense kernel and bias parameters (BN excluded): the P of REDS's loss weights."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense):
+            total += sum(int(np.prod(w.shape)) for w in layer.weights)
+    return total
