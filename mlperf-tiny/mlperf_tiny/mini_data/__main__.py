@@ -1,0 +1,4 @@
+from .generate import main
+
+if __name__ == "__main__":
+    main()
