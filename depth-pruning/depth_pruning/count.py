@@ -1,0 +1,109 @@
+"""Params, MACs, FLOPs (and int8 TFLite size) of the base model and of every cut with a chosen aux head.
+
+    python -m depth_pruning.count --task vww [--aux_arch dscnn32_16] [--tflite] [--json]
+
+Counting as the original ``compute_flops.py``: params are Keras ``count_params()`` (BN moving statistics
+included), FLOPs the TF profiler's float ops of the frozen graph at batch 1; MACs are conv+dense only. These
+depend on the architecture alone, so the models are freshly initialised (no data or checkpoint needed). int8
+sizes are of a full-integer conversion calibrated on random inputs: the flatbuffer size does not depend on
+the calibration values, only on the graph.
+"""
+
+import argparse
+import json
+import sys
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
+from depth_pruning.aux_models import AUX_ARCHS, DEFAULT_AUX_ARCH
+from depth_pruning.base_models import BASE_MODELS, build_base_model, num_classes_of
+
+TASK_VARIANTS = {"vww": "vww", "vww_gray": "vww_gray", "kws": "kws", "kws_hw": "kws_hw"}
+# Random calibration samples for the int8 size (the size is independent of their values).
+CALIBRATION_SAMPLES = 4
+
+
+def int8_size(model, seed=0):
+    """Bytes of the full-integer (int8 I/O) TFLite flatbuffer of ``model``."""
+    import numpy as np
+    from mlperf_tiny.tflite_utils import convert_to_tflite
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(model.inputs[0].shape[1:])
+    samples = [rng.uniform(0.0, 1.0, size=shape).astype(np.float32) for _ in range(CALIBRATION_SAMPLES)]
+    return len(convert_to_tflite(model, samples))
+
+
+def count_model(model, with_tflite=False, with_flops=True):
+    from mlperf_tiny.counting import count_flops, count_macs, count_params
+
+    record = {"params": count_params(model), "macs": int(count_macs(model))}
+    if with_flops:  # the profiler is the slow part (about 1 s per model)
+        record["flops"] = count_flops(model)
+    if with_tflite:
+        record["int8_bytes"] = int8_size(model)
+    return record
+
+
+def count_all_cuts(variant, aux_arch=DEFAULT_AUX_ARCH, with_tflite=False, cuts=None, progress=False, with_flops=True):
+    """One record per cut (plus ``cut="base"`` first): params, macs, flops, reductions vs the base [, int8]."""
+    from depth_pruning.pruning import build_pruned_model, cut_points
+
+    base = build_base_model(variant)
+    base_record = {"cut": "base", **count_model(base, with_tflite, with_flops)}
+    records = [base_record]
+    names = list(cut_points(base)) if cuts is None else list(cuts)
+    iterator = names
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(names, desc=f"count {variant}", unit="cut", file=sys.stderr)
+    for cut in iterator:
+        base = build_base_model(variant)  # a fresh base each time: the cut model shares the base's layers
+        pruned = build_pruned_model(base, cut, aux_arch, num_classes_of(variant))
+        records.append({"cut": cut, **count_model(pruned, with_tflite, with_flops)})
+    for record in records:
+        for key in ("params", "flops", "macs") if with_flops else ("params", "macs"):
+            record[f"{key}_reduction"] = 1.0 - record[key] / base_record[key]
+    return records
+
+
+def format_table(records):
+    keys = ["cut", "params", "params_reduction", "macs", "flops", "flops_reduction"]
+    if "int8_bytes" in records[0]:
+        keys.append("int8_bytes")
+    lines = ["  ".join(f"{k:>16}" for k in keys)]
+    for r in records:
+        cells = [f"{r[k]:>16.1%}" if k.endswith("_reduction") else f"{r[k]:>16,}" if isinstance(r[k], int)
+                 else f"{r[k]:>16}" for k in keys]
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, choices=list(BASE_MODELS),
+                        help="vww (RGB MobileNetV1-0.25), vww_gray, kws (DS-CNN MFCC), kws_hw (DS-CNN on flat LFBE)")
+    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, choices=list(AUX_ARCHS), help="aux head")
+    parser.add_argument("--cuts", nargs="+", default=None, help="cut names (default: every cut)")
+    parser.add_argument("--tflite", action="store_true", help="also convert to int8 TFLite and report its size")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list of {cut, params, macs, flops[, int8_bytes]} instead of a table")
+    return parser
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    records = count_all_cuts(args.task, args.aux_arch, with_tflite=args.tflite, cuts=args.cuts, progress=not args.json)
+    if args.json:
+        keys = ["cut", "params", "macs", "flops"] + (["int8_bytes"] if args.tflite else [])
+        print(json.dumps([{k: r[k] for k in keys} for r in records], indent=1))
+    else:
+        print(f"{args.task} with aux head {args.aux_arch} (reductions vs the unpruned base)")
+        print(format_table(records))
+    return records
+
+
+if __name__ == "__main__":
+    main()
