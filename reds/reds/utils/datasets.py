@@ -1,0 +1,205 @@
+"""Datasets of the REDS scripts as numpy arrays: Speech Commands MFCCs, Fashion-MNIST, CIFAR-10.
+
+- Speech Commands: file lists and WAV reading from ``mlperf_tiny.keyword_spotting.get_dataset`` (the
+  extracted v0.02 tarballs or the mini version), MFCCs from its public ``compute_mfcc`` with REDS's front-end
+  parameters (40 ms window, 20 ms stride -> 49x10; the DNN scripts 40 ms stride -> 25x10). The training split
+  keeps ``silence_percentage`` / ``unknown_percentage`` of silence and unknown clips as the ARM
+  ``AudioProcessor`` does. Features are computed once and cached as ``.npz`` next to the data.
+- Fashion-MNIST: the four idx ``.gz`` files (downloaded with md5 checks by ``download_fashion_mnist``).
+- CIFAR-10: the python pickles via ``mlperf_tiny.image_classification.train.load_cifar_10_data``.
+
+Vision "validation" is the test set, as in the original (quirk Q13).
+"""
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_MNIST_FILES = {  # file -> md5 (as published with the dataset)
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+KWS_SPLIT_SEED = 59185  # ARM AudioProcessor's random seed for silence/unknown sampling
+
+
+class DatasetError(FileNotFoundError):
+    """Missing or malformed dataset; the message names the expected layout and how to get it."""
+
+
+# ------------------------------------------------------------------------------------------ Speech Commands
+
+
+def _kws_cache_name(window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage, unknown_percentage):
+    return (f"reds_mfcc_w{window_size_ms:g}_s{window_stride_ms:g}_d{dct_coefficient_count}"
+            f"_sil{silence_percentage:g}_unk{unknown_percentage:g}.npz")
+
+
+def _subsample_train(entries, silence_percentage, unknown_percentage, seed):
+    from mlperf_tiny.keyword_spotting.get_dataset import LABELS, SILENCE, UNKNOWN
+
+    silence, unknown = LABELS.index(SILENCE), LABELS.index(UNKNOWN)
+    words = [e for e in entries if e[1] not in (silence, unknown)]
+    rng = np.random.RandomState(seed)
+    kept = list(words)
+    for label, percentage in ((silence, silence_percentage), (unknown, unknown_percentage)):
+        pool = [e for e in entries if e[1] == label]
+        count = min(len(pool), int(np.ceil(len(words) * percentage / 100)))
+        kept += [pool[i] for i in rng.permutation(len(pool))[:count]]
+    # one seeded shuffle, then the same order every epoch (quirk Q23)
+    return [kept[i] for i in rng.permutation(len(kept))]
+
+
+def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count, batch=256):
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from mlperf_tiny.keyword_spotting.get_dataset import SAMPLE_RATE, compute_mfcc, read_wav
+
+    noise = {}
+    audio = np.zeros((len(entries), SAMPLE_RATE), np.float32)
+    for i, (item, _) in enumerate(tqdm(entries, desc="read wav", unit="clip", leave=False)):
+        if isinstance(item, tuple | list):
+            rel, start = item
+            if rel not in noise:
+                noise[rel] = read_wav(base / rel)
+            clip = noise[rel][start : start + SAMPLE_RATE]
+        else:
+            clip = read_wav(base / item)[:SAMPLE_RATE]
+        audio[i, : len(clip)] = clip / 32768.0
+    features = [compute_mfcc(tf.constant(audio[i : i + batch]), window_size_ms=window_size_ms,
+                             window_stride_ms=window_stride_ms, dct_coefficient_count=dct_coefficient_count).numpy()
+                for i in range(0, len(audio), batch)]
+    return np.concatenate(features)[..., None].astype(np.float32)
+
+
+def load_speech_commands(data_dir, window_size_ms=40.0, window_stride_ms=20.0, dct_coefficient_count=10,
+                         silence_percentage=10.0, unknown_percentage=10.0, cache=True):
+    """{'train'|'validation'|'test': (features [N, T, 10, 1] float32, labels [N] int64)}."""
+    from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError, list_split_files
+
+    data_dir = Path(data_dir)
+    cache_path = data_dir / _kws_cache_name(window_size_ms, window_stride_ms, dct_coefficient_count,
+                                           silence_percentage, unknown_percentage)
+    if cache and cache_path.is_file():
+        try:
+            with np.load(cache_path) as f:
+                return {s: (f[f"{s}_x"], f[f"{s}_y"]) for s in ("train", "validation", "test")}
+        except (OSError, KeyError, ValueError):
+            cache_path.unlink()  # a corrupt cache (interrupted write) is recomputed
+    splits = {}
+    try:
+        for split in ("train", "validation", "test"):
+            base, entries = list_split_files(data_dir, split)
+            if split == "train":
+                entries = _subsample_train(entries, silence_percentage, unknown_percentage, KWS_SPLIT_SEED)
+            x = _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count)
+            splits[split] = (x, np.array([label for _, label in entries], np.int64))
+    except (DatasetLayoutError, FileNotFoundError) as err:
+        raise DatasetError(f"{err}\nFor REDS pass --data_dir pointing at that folder (MINI=1 uses data/mini).") from err
+    if cache:
+        tmp = cache_path.with_suffix(".tmp.npz")
+        np.savez(tmp, **{f"{s}_{k}": v for s, (x, y) in splits.items() for k, v in (("x", x), ("y", y))})
+        tmp.replace(cache_path)
+    return splits
+
+
+# ------------------------------------------------------------------------------------------- Fashion-MNIST
+
+
+def _read_idx(path, magic, dims):
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+        header = struct.unpack(">" + "I" * (1 + dims), data[: 4 * (1 + dims)])
+    except (OSError, EOFError, struct.error) as err:
+        raise DatasetError(f"corrupt idx file {path}: {err}; delete it and download again") from err
+    if header[0] != magic:
+        raise DatasetError(f"{path}: magic {header[0]}, expected {magic}; not a Fashion-MNIST idx file")
+    array = np.frombuffer(data, np.uint8, offset=4 * (1 + dims))
+    if array.size != int(np.prod(header[1:])):
+        raise DatasetError(f"{path}: truncated ({array.size} values, header says {header[1:]})")
+    return array.reshape(header[1:])
+
+
+def download_fashion_mnist(data_dir):
+    """Fetch the four idx files with md5 checks into ``data_dir`` (a clear error when offline)."""
+    from mlperf_tiny.download import Dataset, RemoteFile, fetch
+
+    dataset = Dataset("fashion_mnist", "reds-fashion-mnist-data", (), "four idx .gz files")
+    for name, md5 in FASHION_MNIST_FILES.items():
+        fetch(RemoteFile(FASHION_MNIST_URL + name, name, md5=md5), data_dir, dataset)
+
+
+def load_fashion_mnist(data_dir):
+    """{'train'|'validation'|'test': (images [N, 28, 28, 1] float32 in [0, 1], labels int64)}; val = test."""
+    data_dir = Path(data_dir)
+    missing = [n for n in FASHION_MNIST_FILES if not (data_dir / n).is_file()]
+    if missing:
+        raise DatasetError(f"{data_dir} lacks {', '.join(missing)}. Expected the four Fashion-MNIST idx .gz files; "
+                           f"get them with `make reds-fashion-mnist-data` or use the mini version (`make mini-data`, "
+                           f"then --data_dir data/mini/fashion_mnist)")
+    out = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = _read_idx(data_dir / f"{prefix}-images-idx3-ubyte.gz", 2051, 3)
+        labels = _read_idx(data_dir / f"{prefix}-labels-idx1-ubyte.gz", 2049, 1)
+        out[split] = ((images[..., None] / 255.0).astype(np.float32), labels.astype(np.int64))
+    out["validation"] = out["test"]
+    return out
+
+
+def load_cifar10(data_dir):
+    """{'train'|'validation'|'test': (images [N, 32, 32, 3] normalised per channel, labels int64)}; val = test."""
+    from mlperf_tiny.image_classification.train import load_cifar_10_data
+
+    train_x, _, train_y, test_x, _, test_y, _ = load_cifar_10_data(data_dir)
+    mean, std = np.array(CIFAR10_MEAN, np.float32), np.array(CIFAR10_STD, np.float32)
+
+    def norm(x):
+        return ((x.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+    out = {"train": (norm(train_x), train_y.argmax(1)), "test": (norm(test_x), test_y.argmax(1))}
+    out["validation"] = out["test"]
+    return out
+
+
+def file_md5(path):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- augmentation
+
+
+def vision_augment(x, pad=2, flip=True, rotation_rad=0.0, rotation_probability=0.0):
+    """Training augmentation of the vision scripts on a batch: horizontal flip, 2-px pad+crop shift, and
+    (Fashion-MNIST) rotation by U(-r, r) with probability p. TF ops (the original's ``.astype`` needed numpy)."""
+    import tensorflow as tf
+
+    if flip:
+        x = tf.image.random_flip_left_right(x)
+    if pad:
+        h, w = x.shape[1], x.shape[2]
+        x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
+        x = tf.image.random_crop(x, [tf.shape(x)[0], h, w, x.shape[3]])
+    if rotation_rad and rotation_probability:
+        n = tf.shape(x)[0]
+        angles = tf.random.uniform([n], -rotation_rad, rotation_rad)
+        angles = tf.where(tf.random.uniform([n]) < rotation_probability, angles, tf.zeros_like(angles))
+        h, w = float(x.shape[1]), float(x.shape[2])
+        cos, sin = tf.cos(angles), tf.sin(angles)
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        # output->input projective transform of a rotation about the centre
+        transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy,
+                              tf.zeros_like(cos), tf.zeros_like(cos)], axis=1)
+        x = tf.raw_ops.ImageProjectiveTransformV3(images=x, transforms=transform, output_shape=tf.shape(x)[1:3],
+                                                  fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return x
