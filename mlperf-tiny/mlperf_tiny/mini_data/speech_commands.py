@@ -84,8 +84,11 @@ def _run(command, stdin_bytes=None):
         raise RuntimeError(f"{' '.join(command)} failed ({error.returncode}): {error.stderr.decode(errors='replace')}")
 
 
-def make_speakers(rng, seed):
-    """One speaker per (accent, variant) with a base speed and pitch and a split; id = 8 hex digits."""
+def make_speakers(rng, seed, max_speakers=None):
+    """One speaker per (accent, variant) with a base speed and pitch and a split; id = 8 hex digits.
+
+    ``max_speakers`` keeps a random subset (small test datasets need few speakers to fill every split).
+    """
     speakers = []
     for accent in ACCENTS:
         for variant in VARIANTS:
@@ -94,6 +97,8 @@ def make_speakers(rng, seed):
                 "id": speaker_id, "voice": f"{accent}+{variant}",
                 "speed": rng.uniform(*SPEAKER_SPEED_RANGE), "pitch": rng.uniform(*SPEAKER_PITCH_RANGE),
             })
+    if max_speakers is not None and max_speakers < len(speakers):
+        speakers = [speakers[i] for i in sorted(rng.choice(len(speakers), size=max_speakers, replace=False))]
     order = rng.permutation(len(speakers))
     n_validation = max(1, round(VALIDATION_FRACTION * len(speakers)))
     n_testing = max(1, round(TESTING_FRACTION * len(speakers)))
@@ -129,7 +134,8 @@ def synthesize_word(job):
     """espeak-ng -> sox (16 kHz, tempo, gain) -> word at a random onset in exactly 1 s, int16."""
     speech = _run(["espeak-ng", "-v", job["speaker"]["voice"], "-s", str(job["speed"]), "-p", str(job["pitch"]),
                    "--stdout", job["word"]])
-    raw = _run(["sox", "-V1", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed-integer",
+    # -R: repeatable dither, so the same seed gives the same bytes
+    raw = _run(["sox", "-R", "-V1", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed-integer",
                 "-b", "16", "-c", "1", "-", "tempo", "-s", f"{job['tempo']:.3f}", "gain", "-n",
                 f"{job['peak_dbfs']:.2f}"], stdin_bytes=speech)
     word = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
@@ -158,18 +164,20 @@ def write_background_noise(noise_dir, rng):
         "Not recordings: the names follow the real folder where the sound is similar.\n")
 
 
-def write_test_set(out_root, sc_dir, testing_relpaths, rng):
+def write_test_set(out_root, sc_dir, testing_relpaths, keywords, rng):
     """The balanced 12-label test archive: n clips per keyword, n _unknown_, n _silence_."""
     test_dir = out_root / TEST_SET_NAME
     by_word = {}
     for relpath in testing_relpaths:
         by_word.setdefault(relpath.split("/")[0], []).append(relpath)
-    n_per_label = min(len(by_word.get(word, [])) for word in KEYWORDS)
-    for word in KEYWORDS:
-        (test_dir / word).mkdir(parents=True)
-        for relpath in sorted(by_word[word])[:n_per_label]:
-            shutil.copyfile(sc_dir / relpath, test_dir / relpath)
     unknown = sorted(p for word, paths in by_word.items() if word not in KEYWORDS for p in paths)
+    n_per_label = min(len(by_word.get(word, [])) for word in keywords)
+    if unknown:
+        n_per_label = min(n_per_label, len(unknown))
+    for word in keywords:
+        (test_dir / word).mkdir(parents=True)
+        for relpath in sorted(by_word.get(word, []))[:n_per_label]:
+            shutil.copyfile(sc_dir / relpath, test_dir / relpath)
     (test_dir / UNKNOWN).mkdir()
     for index in sorted(rng.choice(len(unknown), size=min(n_per_label, len(unknown)), replace=False)):
         word, file_name = unknown[index].split("/")
@@ -185,8 +193,8 @@ def write_test_set(out_root, sc_dir, testing_relpaths, rng):
     return n_per_label
 
 
-def generate(out_root, seed=0, clips_per_keyword=120, clips_per_auxiliary_word=24, words=None, jobs=2,
-             show_progress=True):
+def generate(out_root, seed=0, clips_per_keyword=120, clips_per_auxiliary_word=24, words=None, max_speakers=None,
+             jobs=2, show_progress=True):
     """Write ``out_root/speech_commands/`` and ``out_root/speech_commands_test_set_v0.02/``.
 
     ``words`` defaults to the 10 keywords + 25 auxiliary words; ``jobs`` espeak-ng/sox pipelines run at once.
@@ -197,7 +205,7 @@ def generate(out_root, seed=0, clips_per_keyword=120, clips_per_auxiliary_word=2
     sc_dir = out_root / NAME
     for word in words:
         (sc_dir / word).mkdir(parents=True)
-    speakers = make_speakers(rng, seed)
+    speakers = make_speakers(rng, seed, max_speakers)
     utterances = plan_utterances(speakers, rng, clips_per_keyword, clips_per_auxiliary_word, words)
     # Threads are enough: the work happens in the espeak-ng and sox processes.
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
@@ -214,5 +222,5 @@ def generate(out_root, seed=0, clips_per_keyword=120, clips_per_auxiliary_word=2
     (sc_dir / "README.md").write_text(
         "Mini Speech Commands v0.02 synthesised offline with espeak-ng + sox by mlperf_tiny.mini_data. "
         "Same layout as the real archive; numbers on it are mini-data numbers.\n")
-    write_test_set(out_root, sc_dir, lists["testing"], rng)
+    write_test_set(out_root, sc_dir, lists["testing"], [w for w in KEYWORDS if w in words], rng)
     return [NAME, TEST_SET_NAME]
