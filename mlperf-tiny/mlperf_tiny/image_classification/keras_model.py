@@ -8,7 +8,6 @@ The input is raw CIFAR pixels (floats 0..255): the reference does not normalise.
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
 
 L2_WEIGHT_DECAY = 1e-4  # kernel_regularizer=l2(1e-4) on every conv, as in v0.5

@@ -12,14 +12,13 @@ Fixed bug (not a numbers quirk, the reference crashes): v0.5 loads ``trained_mod
 cuts 3 characters off the name; here ``--model_path`` is used as given and the name is its stem.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.image_classification.test import load_model
 from mlperf_tiny.image_classification.train import MODEL_FILE_NAME, DatasetError, load_cifar_10_data
 
@@ -39,7 +38,8 @@ def calibration_indices(num_images, idxs_path=None, num_samples=NUM_CALIBRATION_
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Convert ResNet-8 to float and int8 TFLite", add_help=add_help)
+    parser = argparse.ArgumentParser(description="Convert ResNet-8 to float and int8 TFLite",
+                                     add_help=add_help, allow_abbrev=False)
     parser.add_argument("--model_path", default=f"trained_models/{MODEL_FILE_NAME}")
     parser.add_argument("--data_dir", default="cifar-10-batches-py")
     parser.add_argument("--calibration_idxs", default=None,

@@ -8,14 +8,13 @@ index file is not redistributed: pass it with ``--perf_samples_idxs``; otherwise
 class with seed 42 (the balanced scheme upstream adopted in 2022), and saved for reproducibility.
 """
 
-import mlperf_tiny  # noqa: F401
-
 import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import mlperf_tiny  # noqa: F401
 from mlperf_tiny.image_classification.train import DatasetError, load_cifar_10_data
 
 SAMPLES_PER_CLASS = 20
@@ -31,7 +30,8 @@ def balanced_indices(labels, per_class=SAMPLES_PER_CLASS, seed=PERF_SAMPLES_SEED
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Write the CIFAR-10 EEMBC perf samples", add_help=add_help)
+    parser = argparse.ArgumentParser(description="Write the CIFAR-10 EEMBC perf samples",
+                                     add_help=add_help, allow_abbrev=False)
     parser.add_argument("--data_dir", default="cifar-10-batches-py")
     parser.add_argument("--out_dir", default="perf_samples")
     parser.add_argument("--perf_samples_idxs", default=None, help="the reference's perf_samples_idxs.npy")

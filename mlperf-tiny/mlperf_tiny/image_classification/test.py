@@ -7,16 +7,19 @@ ROC PNGs beside the model and merges the figures into its ``metrics.json``. Refe
 float, AUC 0.989.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.image_classification.train import (
-    MODEL_FILE_NAME, DatasetError, dataset_label, label_names_str, load_cifar_10_data,
+    MODEL_FILE_NAME,
+    DatasetError,
+    dataset_label,
+    label_names_str,
+    load_cifar_10_data,
 )
 
 EVAL_BATCH_SIZE = 256
@@ -33,7 +36,8 @@ def load_model(model_path):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Evaluate ResNet-8 on the CIFAR-10 test set", add_help=add_help)
+    parser = argparse.ArgumentParser(description="Evaluate ResNet-8 on the CIFAR-10 test set",
+                                     add_help=add_help, allow_abbrev=False)
     parser.add_argument("--model_path", default=f"trained_models/{MODEL_FILE_NAME}")
     parser.add_argument("--data_dir", default="cifar-10-batches-py")
     parser.add_argument("--out_dir", default=None, help="where metrics/plots go (default: the model's folder)")

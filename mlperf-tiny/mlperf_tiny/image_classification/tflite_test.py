@@ -8,21 +8,25 @@ confusion matrix and ROC PNGs, and the agreement of its argmax with the Keras mo
 Reference (Silicon Labs): 86.1% int8, AUC 0.988.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.image_classification.train import (
-    MODEL_FILE_NAME, DatasetError, dataset_label, label_names_str, load_cifar_10_data,
+    MODEL_FILE_NAME,
+    DatasetError,
+    dataset_label,
+    label_names_str,
+    load_cifar_10_data,
 )
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Evaluate the TFLite ResNet-8 models", add_help=add_help)
+    parser = argparse.ArgumentParser(description="Evaluate the TFLite ResNet-8 models",
+                                     add_help=add_help, allow_abbrev=False)
     parser.add_argument("--model_path", default=f"trained_models/{MODEL_FILE_NAME}",
                         help="the Keras model; the .tflite files are found beside it by name")
     parser.add_argument("--data_dir", default="cifar-10-batches-py")

@@ -14,14 +14,14 @@ Writes into ``--out_dir``: ``trainedResnet.h5`` (final model), ``args.json``, ``
 ``metrics.json``, ``last.weights.h5`` (resume point: rerunning the same command continues), ``training_curves.png``.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import argparse
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 EPOCHS = 500
 BATCH_SIZE = 32
@@ -143,7 +143,7 @@ def dataset_label(data_dir, explicit=None):
 
 def get_args_parser(add_help=True):
     parser = argparse.ArgumentParser(description="Train ResNet-8 on CIFAR-10 (MLPerf Tiny v0.5 IC)",
-                                     add_help=add_help)
+                                     add_help=add_help, allow_abbrev=False)
     parser.add_argument("--data_dir", default="cifar-10-batches-py", help="folder with the CIFAR-10 pickles")
     parser.add_argument("--out_dir", default="trained_models", help="run folder (model, args, metrics, plots)")
     parser.add_argument("--model_architecture", default="resnet_v1_eembc", help="registry name of the model")

@@ -11,7 +11,6 @@ Quirk (faithful default): the reference passes ``kernel_initializer='he_normal'`
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
 
 L2_WEIGHT_DECAY = 1e-4

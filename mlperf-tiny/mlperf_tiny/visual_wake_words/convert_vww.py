@@ -1,0 +1,107 @@
+"""Convert a trained VWW MobileNet to TFLite: float32 and full-integer int8 with int8 I/O (v0.5 ``convert_vww.py``).
+
+    python -m mlperf_tiny.visual_wake_words.convert_vww runs/vww/vww_96.h5 --data_dir data/vw_coco2014_96
+
+Writes ``<stem>_float.tflite`` and ``<stem>_int8.tflite`` (input scale 1/255, zero point -128, i.e. pixel - 128)
+beside the model, and ``calibration_data.txt`` listing the calibration images.
+
+Calibration (faithful default): the first 11 images of ``person/`` only, decoded, resized to 96x96 and divided by
+255. The reference takes them in ``os.listdir`` order, which depends on the file system; here the names are
+sorted so the result is reproducible. ``--calibration_file`` reuses a list (e.g. the reference's
+``calibration_data.txt``); ``--calibration_classes person non_person`` / ``--num_calibration_images`` widen the set.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.visual_wake_words.train_vww import (
+    IMAGE_SIZE,
+    MODEL_FILE_NAME,
+    DatasetError,
+    check_vww_dir,
+    image_files,
+)
+
+NUM_CALIBRATION_IMAGES = 11  # the reference stops after index 10
+CALIBRATION_LIST = "calibration_data.txt"
+
+
+def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_IMAGES, calibration_file=None):
+    """Paths of the calibration images: those listed in ``calibration_file`` (relative to ``data_dir`` or to
+    ``person/``), else the first ``num_images`` sorted files of each class in ``classes``."""
+    data_dir = Path(data_dir)
+    if calibration_file:
+        names = [line.strip() for line in Path(calibration_file).read_text().splitlines() if line.strip()]
+        paths = [data_dir / n if (data_dir / n).exists() else data_dir / "person" / n for n in names]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise FileNotFoundError(f"{calibration_file} lists images that do not exist: {', '.join(missing[:5])}")
+        return paths
+    return [p for name in classes for p in image_files(data_dir / name)[:num_images]]
+
+
+def load_calibration_image(path):
+    """As the reference: decode as RGB, resize to 96x96 (bilinear), scale to [0, 1]."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+    image = tf.image.resize(image, [IMAGE_SIZE, IMAGE_SIZE])
+    return (image / 255.0).numpy().astype(np.float32)
+
+
+def get_args_parser(add_help=True):
+    parser = argparse.ArgumentParser(description="Convert the VWW model to float and int8 TFLite",
+                                     add_help=add_help, allow_abbrev=False)
+    parser.add_argument("model_path", nargs="?", default=f"trained_models/{MODEL_FILE_NAME}",
+                        help="(v0.5 argv[1]) the trained .h5 model")
+    parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
+    parser.add_argument("--calibration_file", default=None, help="list of calibration images (calibration_data.txt)")
+    parser.add_argument("--calibration_classes", nargs="+", default=["person"], choices=["person", "non_person"])
+    parser.add_argument("--num_calibration_images", type=int, default=NUM_CALIBRATION_IMAGES, help="per class")
+    return parser
+
+
+def convert(args):
+    import tensorflow as tf
+
+    from mlperf_tiny.run_utils import write_json
+    from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+
+    model_path = Path(args.model_path)
+    if not model_path.exists():
+        raise FileNotFoundError(f"no model at {model_path}: train one first (python -m "
+                                f"mlperf_tiny.visual_wake_words.train_vww, or `make mlperf-vww`)")
+    check_vww_dir(args.data_dir, verify_images=False)
+    paths = calibration_files(args.data_dir, args.calibration_classes, args.num_calibration_images,
+                              args.calibration_file)
+    calibration = [load_calibration_image(p) for p in paths]
+    model = tf.keras.models.load_model(str(model_path))
+    out_dir = model_path.parent
+    float_path = save_tflite(convert_to_tflite(model, int8=False), out_dir / f"{model_path.stem}_float.tflite")
+    int8_path = save_tflite(convert_to_tflite(model, calibration, int8=True, int8_io=True),
+                            out_dir / f"{model_path.stem}_int8.tflite")
+    (out_dir / CALIBRATION_LIST).write_text("".join(f"{p.relative_to(args.data_dir)}\n" for p in paths))
+    write_json(out_dir / "convert_args.json", {**vars(args), "num_calibration_images_used": len(paths),
+                                               "float_tflite_bytes": float_path.stat().st_size,
+                                               "int8_tflite_bytes": int8_path.stat().st_size})
+    print(f"wrote {float_path} ({float_path.stat().st_size} B) and {int8_path} ({int8_path.stat().st_size} B), "
+          f"calibrated on {len(paths)} images")
+    return float_path, int8_path
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    try:
+        convert(args)
+    except (DatasetError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
