@@ -1,0 +1,71 @@
+"""Two-part int8 TFLite deployment of a T-RECX model and a runner applying the exit rule between the parts.
+
+Part 1: input -> (EE softmax, backbone features at the exit); part 2: features -> final softmax. A device runs
+part 1, stops when the EE confidence passes rho, else feeds the features to part 2. The runner reports measured
+accuracy and average MACs (per sample: C(part 1), plus C(part 2) when it ran).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
+DEPLOY_RHOS = (0.5, 0.7, 0.8, 0.9, 0.95)  # thresholds reported for the deployed pair
+
+
+def export_parts(model, calibration, out_dir, name):
+    from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+    from trecx import early_exit as ee
+
+    part1, part2 = ee.split_at_early_exit(model)
+    features = part1.predict(calibration, verbose=0)[1]
+    paths = []
+    for suffix, part, samples in (("part1", part1, calibration), ("part2", part2, features)):
+        flatbuffer = convert_to_tflite(part, representative_samples=list(samples), int8=True, int8_io=False)
+        paths.append(save_tflite(flatbuffer, Path(out_dir) / f"{name}_{suffix}_int8.tflite"))
+    return part1, part2, paths
+
+
+def _run(interpreter, inputs):
+    details = interpreter.get_input_details()[0]
+    interpreter.set_tensor(details["index"], inputs.astype(details["dtype"]))
+    interpreter.invoke()
+    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+
+
+def run_pair(path1, path2, samples, truth, rho, macs1, macs2, strict=False):
+    """Batch-1 dynamic exit on the two TFLite parts: (accuracy, exit rate, average MACs)."""
+    from mlperf_tiny.tflite_utils import make_interpreter
+
+    first, second = make_interpreter(model_path=path1), make_interpreter(model_path=path2)
+    correct, exited, total = 0, 0, 0
+    for sample, label in zip(samples, truth):
+        outputs = list(_run(first, sample[None]).values())
+        probs_ee = next(o for o in outputs if o.ndim == 2)  # (1, classes)
+        features = next(o for o in outputs if o.ndim == 4)  # (1, H, W, C) backbone maps at the exit
+        score = float(probs_ee.max())
+        total += macs1
+        if (score > rho) if strict else (score >= rho):
+            prediction, exited = int(probs_ee.argmax()), exited + 1
+        else:
+            prediction = int(list(_run(second, features).values())[0].argmax())
+            total += macs2
+        correct += prediction == label
+    n = len(truth)
+    return {"rho": rho, "accuracy": correct / n, "exit_rate": exited / n, "avg_macs": total / n}
+
+
+def export_and_run(model, samples, truth, out_dir, name, calibration, strict=False, rhos=DEPLOY_RHOS):
+    from mlperf_tiny.counting import count_macs
+
+    part1, part2, (path1, path2) = export_parts(model, calibration, out_dir, name)
+    macs1, macs2 = count_macs(part1), count_macs(part2)
+    report = {"part1": str(path1), "part2": str(path2), "part1_bytes": path1.stat().st_size,
+              "part2_bytes": path2.stat().st_size, "points": []}
+    for rho in rhos:
+        point = run_pair(path1, path2, samples, truth, rho, macs1, macs2, strict)
+        report["points"].append(point)
+        print(f"[tflite int8 {name}] rho={rho:.2f} acc={100 * point['accuracy']:.2f}% "
+              f"exit_rate={point['exit_rate']:.3f} avg MMACs {point['avg_macs'] / 1e6:.3f}")
+    return report
