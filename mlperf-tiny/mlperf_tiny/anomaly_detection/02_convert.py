@@ -1,0 +1,104 @@
+"""Convert the AD autoencoders to TFLite (v0.5 ``02_convert.py --dev``).
+
+As v0.5, each BatchNormalization is folded into the Dense layer before it by hand (W' = W * g / sqrt(v + eps),
+b' = (b - m) * g / sqrt(v + eps) + beta), then two files are written per machine type:
+``model_<machine>.tflite`` (float32, BN folded) and ``model_<machine>_quant_fullint_micro_intio.tflite``
+(full-integer int8 with int8 input/output, the shipped ``ad01_int8.tflite``). Calibration uses every 5th
+training *vector* (``--calibration_stride``; about 274k vectors on ToyCar, which is slow but is the reference
+set). v0.5's weights-only and non-micro int8 variants are not written.
+"""
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
+from pathlib import Path
+
+from mlperf_tiny.anomaly_detection import common
+
+CALIBRATION_STRIDE = 5  # every 5th training vector
+
+
+def get_args_parser(add_help=True):
+    parser = common.command_line_chk("convert the AD autoencoders to TFLite (02_convert.py)")
+    parser.add_argument("--calibration_stride", type=int, default=CALIBRATION_STRIDE,
+                        help="calibrate on every N-th training vector (v0.5: 5)")
+    return parser
+
+
+def fold_batchnorm(model):
+    """A BN-free copy of a Dense/BN/Activation chain with each BN folded into the preceding Dense."""
+    import numpy as np
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=model.input_shape[1:])
+    x = inputs
+    pending = None  # a Dense layer waiting for a possible following BN
+    for layer in model.layers[1:]:
+        if isinstance(layer, layers.Dense):
+            if pending is not None:
+                x = _emit_dense(pending, x)
+            pending = [layer.get_weights()[0], layer.get_weights()[1], layer.name]
+        elif isinstance(layer, layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            factor = gamma / np.sqrt(variance + layer.epsilon)
+            pending = [pending[0] * factor[None, :], (pending[1] - mean) * factor + beta, pending[2]]
+        elif isinstance(layer, layers.Activation):
+            if pending is not None:
+                x = _emit_dense(pending, x)
+                pending = None
+            x = layers.Activation(layer.activation)(x)
+        else:
+            raise ValueError(f"cannot fold layer {layer.name} ({type(layer).__name__})")
+    if pending is not None:
+        x = _emit_dense(pending, x)
+    return tf.keras.Model(inputs, x, name=f"{model.name}_bn_folded")
+
+
+def _emit_dense(pending, x):
+    import tensorflow as tf
+
+    kernel, bias, name = pending
+    dense = tf.keras.layers.Dense(kernel.shape[1], name=f"{name}_folded")
+    y = dense(x)
+    dense.set_weights([kernel, bias])
+    return y
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    import numpy as np
+
+    from mlperf_tiny.anomaly_detection import keras_model
+    from mlperf_tiny.run_utils import write_json
+    from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+
+    param = common.resolve_config(args)
+    model_dir = Path(param["model_directory"])
+    outputs = {}
+    for machine_dir in common.select_dirs(param, machine_type=args.machine_type):
+        machine = machine_dir.name
+        model_file = model_dir / f"model_{machine}.hdf5"
+        if not model_file.exists():
+            raise FileNotFoundError(f"no trained model {model_file}: run 00_train.py first")
+        folded = fold_batchnorm(keras_model.load_model(str(model_file)))
+        cache = model_dir / f"features_{machine}_train.npy"
+        if cache.exists():
+            vectors = np.load(cache)
+        else:
+            vectors = common.list_to_vector_array(common.file_list_generator(machine_dir),
+                                                  **common.feature_kwargs(param))
+        calibration = vectors[:: args.calibration_stride]
+        print(f"{machine}: calibrating on {len(calibration)} vectors")
+        float_path = save_tflite(convert_to_tflite(folded, int8=False), model_dir / f"model_{machine}.tflite")
+        int8_path = save_tflite(convert_to_tflite(folded, representative_samples=list(calibration)),
+                                model_dir / f"model_{machine}_quant_fullint_micro_intio.tflite")
+        outputs[machine] = {"float": str(float_path), "int8": str(int8_path),
+                            "float_bytes": float_path.stat().st_size, "int8_bytes": int8_path.stat().st_size,
+                            "calibration_vectors": len(calibration)}
+        print(f"wrote {float_path} and {int8_path} ({outputs[machine]['int8_bytes']} bytes)")
+    write_json(model_dir / "convert.json", outputs)
+    return outputs
+
+
+if __name__ == "__main__":
+    main()
