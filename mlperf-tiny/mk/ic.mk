@@ -7,7 +7,7 @@ ifeq ($(MINI),1)
 IC_DATA := $(MINI_DATA)/cifar-10-batches-py
 IC_DATA_STAMP := $(MINI_DATA)/.complete
 # Reduced schedule for the mini data (same recipe, lr decay per epoch unchanged).
-IC_EPOCHS ?= 20
+IC_EPOCHS ?= 35
 else
 IC_DATA := $(DATA)/cifar-10-batches-py
 IC_DATA_STAMP := $(DATA)/.complete-cifar10
