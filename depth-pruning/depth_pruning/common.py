@@ -38,7 +38,7 @@ def add_bool_flag(parser, name, default, help):
     parser.add_argument(f"--no-{dest}", dest=dest, action="store_false", help=argparse.SUPPRESS)
 
 
-def add_pruning_args(parser, default_arch):
+def add_pruning_args(parser, default_arch, with_seed=True):
     """Flags common to the VWW and KWS prune scripts (the original's names)."""
     parser.add_argument("--attach_tensor_name", "--cut", dest="attach_tensor_name", default="block5",
                         help="cut point: conv1, block1..blockN, a layer name, or the original's activation_N")
@@ -55,7 +55,8 @@ def add_pruning_args(parser, default_arch):
                   "freeze the base layers kept before the cut (the paper's 'tail', with BN in inference mode)")
     parser.add_argument("--aux_bn_momentum", type=float, default=KERAS_BN_MOMENTUM,
                         help="BN momentum of the aux head (original: Keras default 0.99; mini runs use 0.9)")
-    parser.add_argument("--seed", type=int, default=0)
+    if with_seed:  # the KWS parser (mlperf_tiny kws_util) already has --seed
+        parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini if the path says so)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
     return parser
