@@ -341,6 +341,7 @@ def run_one(args, size, run, data, out_dir, log):
         log(f"no --pretrained_weights: pretraining {model.name} for {args.pretrain_epochs} epochs")
         forward.train_plain(model, data, args.pretrain_epochs, args.pretrain_learning_rate, args.batch_size, log,
                             augment=augment, seed=seed, desc="pretrain")
+        forward.recalibrate_batch_norm(model, data["train"][0])
         model.save_weights(str(pretrained))
     pretrained_accuracy = forward.plain_accuracy(model, *data[report_split])
     log(f"{model.name}: pretrained {report_split} accuracy {pretrained_accuracy:.4f}")

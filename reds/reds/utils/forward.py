@@ -244,3 +244,27 @@ def train_plain(model, data, epochs, learning_rate, batch_size, log, trainable=N
         accuracy = plain_accuracy(model, *data[stop_split])
         log(f"{desc} epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, {stop_split} accuracy {accuracy:.4f}")
     return accuracy
+
+
+def recalibrate_batch_norm(model, x, batch_size=256):
+    """Set every BN layer's moving mean/variance to the population statistics of its input on ``x``.
+
+    Only used after *our* pretraining (which stands in for the ARM / shipped checkpoints): on short mini-data
+    runs the 0.99-momentum moving averages are still near their initial values. Layers are recalibrated in
+    order, so each one sees the already-recalibrated layers before it.
+    """
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        probe = keras.Model(model.inputs, layer.input)
+        axes = tuple(range(len(layer.input_shape) - 1))
+        count, total, total_sq = 0, 0.0, 0.0
+        for start in range(0, len(x), batch_size):
+            h = probe(x[start : start + batch_size], training=False).numpy().astype(np.float64)
+            count += int(np.prod([h.shape[a] for a in axes]))
+            total = total + h.sum(axis=axes)
+            total_sq = total_sq + np.square(h).sum(axis=axes)
+        mean = total / count
+        variance = np.maximum(total_sq / count - np.square(mean), 0.0)
+        gamma, beta, _, _ = layer.get_weights()
+        layer.set_weights([gamma, beta, mean.astype(np.float32), variance.astype(np.float32)])

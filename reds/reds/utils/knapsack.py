@@ -32,6 +32,10 @@ class KnapsackInfeasible(RuntimeError):
     """No selection satisfies the budget and the per-layer minima (quirk Q11: the original crashed later)."""
 
 
+class SolverTimeLimit(KnapsackInfeasible):
+    """The MILP solver hit its time limit before finding any feasible selection."""
+
+
 @dataclass
 class SolveResult:
     widths: tuple  # units kept per width variable (prefix widths)
@@ -515,7 +519,9 @@ def _solve_milp(problem, solver, time_limit, verbose=False):
         res = milp(-c, constraints=LinearConstraint(A, row_lo, row_hi), integrality=integrality,
                    bounds=Bounds(lb, ub), options=options)
         if res.x is None:
-            raise KnapsackInfeasible(f"HiGHS found no feasible selection ({res.message})")
+            error = SolverTimeLimit if res.status == 1 else KnapsackInfeasible
+            raise error(f"HiGHS found no feasible selection ({res.message}); raise --solver_time_limit or use "
+                        f"--solver dp")
         objective = float(c @ np.round(res.x))
         # mip_dual_bound is the minimisation bound of -c.x
         dual = getattr(res, "mip_dual_bound", None)
@@ -597,8 +603,13 @@ def iterative_knapsack(problem, percentages, bottom_up=True, solver="dp", solver
         result = None
         for attempt in range(1, solver_max_iterations + 1):
             limit = solver_time_limit * attempt if solver_time_limit else None
-            candidate = solve(problem.with_bounds(budget=capacity, **bounds), solver, limit,
-                              max_budget_steps=max_budget_steps)
+            try:
+                candidate = solve(problem.with_bounds(budget=capacity, **bounds), solver, limit,
+                                  max_budget_steps=max_budget_steps)
+            except SolverTimeLimit:
+                if attempt == solver_max_iterations:
+                    raise
+                continue
             if candidate.model_macs <= capacity:
                 result = candidate
                 if candidate.status in ("optimal", "approximate") or attempt == solver_max_iterations:
