@@ -1,0 +1,172 @@
+"""Collect a sweep's runs into one record per cut (CSV + JSON) and draw the paper's figures.
+
+    python -m depth_pruning.sweep --sweep_dir runs/depth-pruning/vww --task vww [--base_accuracy 0.856]
+
+Reads ``<sweep_dir>/<run>/result.json`` of every run and writes ``sweep.csv`` / ``sweep.json`` with
+``cut, params, macs, flops, int8_bytes, acc_frozen, acc_unfrozen, acc_int8`` (+ ``acc_dense``, ``int8_bytes_dense``
+for the depth-dense head), ``<task>.png`` (accuracy lines over grey Params (K) / FLOPs (M) bars per cut, as
+vww.png / kws.png) and ``<task>_size.png`` (accuracy vs int8 size, aux vs dense heads, as the HW plots).
+With several seeds the accuracies are means and ``*_std`` columns hold the standard deviations.
+"""
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+FIELDS = ["cut", "params", "macs", "flops", "int8_bytes", "acc_frozen", "acc_unfrozen", "acc_int8",
+          "acc_random", "acc_dense", "int8_bytes_dense", "n_seeds"]
+
+
+def _cut_order(cut):
+    return -1 if cut == "conv1" else int(cut.removeprefix("block")) if cut.startswith("block") else 10**6
+
+
+def collect(sweep_dir):
+    """One record per cut from every ``result.json`` under ``sweep_dir`` (accuracy means over seeds)."""
+    results = [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob("*/result.json"))]
+    if not results:
+        raise FileNotFoundError(f"no */result.json under {sweep_dir}: run the prune scripts first")
+    by_cut = {}
+    for r in results:
+        entry = by_cut.setdefault(r["cut"], {"cut": r["cut"], "_acc": {}})
+        dense = r["aux_arch"].startswith("dense")
+        if not dense and r["frozen_tail"] and r.get("pretrained", True):
+            for key in ("params", "macs", "flops", "int8_bytes"):
+                if key in r:
+                    entry[key] = r[key]
+        if dense:
+            kind = "dense"
+            if "int8_bytes" in r:
+                entry["int8_bytes_dense"] = r["int8_bytes"]
+        elif not r.get("pretrained", True):
+            kind = "random"
+        else:
+            kind = "frozen" if r["frozen_tail"] else "unfrozen"
+        entry["_acc"].setdefault(kind, []).append(r["val_accuracy"])
+        if kind == "frozen" and "acc_int8" in r:
+            entry["_acc"].setdefault("int8", []).append(r["acc_int8"])
+    records = []
+    for cut in sorted(by_cut, key=_cut_order):
+        entry = by_cut[cut]
+        accs = entry.pop("_acc")
+        for kind, values in accs.items():
+            entry[f"acc_{kind}"] = float(np.mean(values))
+            if len(values) > 1:
+                entry[f"acc_{kind}_std"] = float(np.std(values))
+        entry["n_seeds"] = len(accs.get("frozen", []))
+        records.append(entry)
+    return records
+
+
+def write_records(records, out_dir):
+    out_dir = Path(out_dir)
+    fields = FIELDS + sorted({k for r in records for k in r if k.endswith("_std")})
+    with open(out_dir / "sweep.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    (out_dir / "sweep.json").write_text(json.dumps(records, indent=1) + "\n")
+
+
+def plot_sweep(records, out_png, title, base_accuracy=None):
+    """Accuracy lines (frozen, unfrozen, unpruned) over Params (K) and FLOPs (M) bars per cut."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cuts = [r["cut"] for r in records]
+    x = np.arange(len(cuts))
+    fig, ax_bars = plt.subplots(figsize=(max(6, 0.6 * len(cuts) + 3), 4))
+    width = 0.38
+    params = [r.get("params", np.nan) / 1e3 for r in records]
+    flops = [r.get("flops", np.nan) / 1e6 for r in records]
+    ax_bars.bar(x - width / 2, params, width, color="0.75", label="Params (K)")
+    ax_flops = ax_bars.twinx()
+    ax_flops.bar(x + width / 2, flops, width, color="0.5", label="FLOPs (M)")
+    ax_bars.set_ylabel("Params (K)")
+    ax_flops.set_ylabel("FLOPs (M)")
+    ax_acc = ax_bars.twinx()
+    ax_acc.spines["right"].set_position(("axes", 1.12))
+    for kind, style in (("frozen", "o-"), ("unfrozen", "s--"), ("random", "^:"), ("dense", "v-.")):
+        key = f"acc_{kind}"
+        if any(key in r for r in records):
+            mean = np.array([100 * r.get(key, np.nan) for r in records])
+            std = np.array([100 * r.get(f"{key}_std", 0.0) for r in records])
+            ax_acc.errorbar(x, mean, yerr=std, fmt=style, capsize=2, label=f"{kind} tail" if kind != "dense"
+                            else "dense head")
+    if base_accuracy is not None:
+        ax_acc.axhline(100 * base_accuracy, color="k", lw=1, ls=":", label="unpruned")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_bars.set_xticks(x, cuts, rotation=45, ha="right")
+    handles = sum((a.get_legend_handles_labels()[0] for a in (ax_bars, ax_flops, ax_acc)), [])
+    labels = sum((a.get_legend_handles_labels()[1] for a in (ax_bars, ax_flops, ax_acc)), [])
+    ax_bars.legend(handles, labels, loc="upper left", fontsize=7)
+    ax_bars.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=130)
+    plt.close(fig)
+    return out_png
+
+
+def plot_size(records, out_png, title):
+    """Accuracy vs int8 size for the aux head (circles, darker = deeper) and the dense head (triangles)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    shades = np.linspace(0.8, 0.1, len(records))
+    for (size_key, acc_key, marker, label) in (("int8_bytes", "acc_int8", "o", "depth-aux"),
+                                               ("int8_bytes_dense", "acc_dense", "^", "depth-dense")):
+        points = [(r[size_key] / 1e3, 100 * r[acc_key], s) for r, s in zip(records, shades)
+                  if size_key in r and acc_key in r]
+        for i, (size, acc, shade) in enumerate(points):
+            ax.scatter(size, acc, marker=marker, color=str(shade), edgecolor="k", label=label if i == 0 else None)
+    ax.set_xlabel("int8 model size (KB)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=130)
+    plt.close(fig)
+    return out_png
+
+
+def get_args_parser(add_help=True):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
+    parser.add_argument("--sweep_dir", required=True, help="folder whose sub-folders are prune runs")
+    parser.add_argument("--task", required=True, help="figure name: vww, vww_gray, kws, kws_hw")
+    parser.add_argument("--base_accuracy", type=float, default=None, help="unpruned accuracy (a line in the plot)")
+    parser.add_argument("--base_metrics", default=None,
+                        help="JSON file with the unpruned accuracy (key val_accuracy or accuracy, 0-1 or %%)")
+    return parser
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    records = collect(args.sweep_dir)
+    write_records(records, args.sweep_dir)
+    base = args.base_accuracy
+    if base is None and args.base_metrics and Path(args.base_metrics).exists():
+        metrics = json.loads(Path(args.base_metrics).read_text())
+        value = metrics.get("val_accuracy", metrics.get("accuracy"))
+        base = value / 100 if value is not None and value > 1 else value
+    datasets = {json.loads(p.read_text()).get("dataset") for p in Path(args.sweep_dir).glob("*/result.json")}
+    suffix = " (mini data)" if "mini" in datasets else ""
+    plot_sweep(records, Path(args.sweep_dir) / f"{args.task}.png", f"{args.task}: depth pruning{suffix}", base)
+    plot_size(records, Path(args.sweep_dir) / f"{args.task}_size.png", f"{args.task}: accuracy vs int8 size{suffix}")
+    for r in records:
+        print(f"{r['cut']:>8}  params {r.get('params', 0):>8,}  acc frozen {r.get('acc_frozen', float('nan')):.4f}"
+              f"  unfrozen {r.get('acc_unfrozen', float('nan')):.4f}  int8 {r.get('acc_int8', float('nan')):.4f}")
+    return records
+
+
+if __name__ == "__main__":
+    main()

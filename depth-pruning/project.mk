@@ -1,0 +1,92 @@
+# depth-pruning: depth pruning with auxiliary networks (De Leon & Atienza, ICASSP 2022).
+# Pipeline per task: base model (reused from mlperf-tiny's run if there, else trained with mlperf_tiny) ->
+# sweep over cuts (prune -> int8 quantize -> evaluate; resumable per cut) -> sweep.csv/json + plots.
+# MINI=1: mini data, a subset of cuts, reduced epochs, aux BN momentum 0.9 (see README).
+DP_RUN := $(RUN_ROOT)/depth-pruning
+DP_SCRIPTS := depth-pruning/scripts
+ifeq ($(MINI),1)
+DP_VWW_DATA := $(MINI_DATA)/vw_coco2014_96
+DP_KWS_DATA := $(MINI_DATA)
+DP_DATA_STAMP := $(MINI_DATA)/.complete
+DP_VWW_CUTS ?= conv1 block5
+DP_KWS_CUTS ?= conv1 block2
+DP_TAILS ?= True
+DP_VWW_EPOCHS ?= 2 1 1
+DP_VWW_BASE_EPOCHS ?= 3 1 1
+DP_KWS_EPOCHS ?= 8
+DP_KWS_BASE_EPOCHS ?= 12
+DP_EXTRA ?= --aux_bn_momentum 0.9
+DP_KWS_EXTRA ?= --mini
+else
+DP_VWW_DATA := $(DATA)/vw_coco2014_96
+DP_KWS_DATA := $(DATA)
+DP_DATA_STAMP :=
+DP_VWW_CUTS ?= conv1 block1 block2 block3 block4 block5 block6 block7 block8 block9 block10 block11 block12 block13
+DP_KWS_CUTS ?= conv1 block1 block2 block3 block4
+DP_TAILS ?= True False
+DP_VWW_EPOCHS ?= 20 10 20
+DP_VWW_BASE_EPOCHS ?= 20 10 20
+DP_KWS_EPOCHS ?= 30
+DP_KWS_BASE_EPOCHS ?= 30
+DP_EXTRA ?=
+DP_KWS_EXTRA ?=
+endif
+DP_SEEDS ?= $(SEED)
+DP_ENV = PY=$(PY) SEEDS="$(DP_SEEDS)" TAILS="$(DP_TAILS)"
+
+.PHONY: depth-pruning-vww depth-pruning-vww-gray depth-pruning-kws depth-pruning-kws-hw depth-pruning-count depth-pruning-report
+
+depth-pruning-count: ## Depth pruning: params/MACs/FLOPs/int8 size per cut (VWW and KWS; no data needed)
+	$(PY) -m depth_pruning.count --task vww --tflite
+	$(PY) -m depth_pruning.count --task kws --tflite
+
+# Base models: mlperf-tiny's trained model when its pipeline produced one, else trained here with mlperf_tiny.
+$(DP_RUN)/base/vww/vww_96.h5: | $(DP_DATA_STAMP)
+	@mkdir -p $(@D)
+	if [ -f $(RUN_ROOT)/mlperf/vww/vww_96.h5 ]; then cp $(RUN_ROOT)/mlperf/vww/vww_96.h5 $@; else \
+	  $(PY) -m mlperf_tiny.visual_wake_words.train_vww --data_dir $(DP_VWW_DATA) --out_dir $(@D) \
+	    --epochs_per_stage $(DP_VWW_BASE_EPOCHS) --clean_validation --seed $(SEED) --skip_image_check; fi
+
+$(DP_RUN)/base/kws/kws_ref_model.h5: | $(DP_DATA_STAMP)
+	@mkdir -p $(@D)
+	if [ -f $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5 ]; then cp $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5 $@; else \
+	  $(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
+	    --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_EXTRA); fi
+
+$(DP_RUN)/vww/sweep.json: $(DP_RUN)/base/vww/vww_96.h5
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_CUTS)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_CUTS)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
+
+depth-pruning-vww: $(DP_RUN)/vww/sweep.json ## Depth pruning VWW: sweep cuts of MobileNetV1-0.25 (aux + dense heads), int8, plots
+	@echo "depth-pruning-vww: $(DP_RUN)/vww/{sweep.csv,vww.png,vww_size.png}"
+
+# Grayscale VWW needs a 96x96x1 base model; mlperf_tiny's train_vww is RGB only, so pass DP_VWW_GRAY_BASE.
+DP_VWW_GRAY_BASE ?= $(DP_RUN)/base/vww_gray/vww_96_gray.h5
+depth-pruning-vww-gray: ## Depth pruning VWW grayscale (Pico4ML); needs DP_VWW_GRAY_BASE=<96x96x1 base .h5>
+	@test -f $(DP_VWW_GRAY_BASE) || { echo "no grayscale base at $(DP_VWW_GRAY_BASE): train a 96x96x1 MobileNetV1-0.25 and pass DP_VWW_GRAY_BASE=path"; exit 2; }
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_gray BASE_MODEL=$(DP_VWW_GRAY_BASE) CUTS="$(DP_VWW_CUTS)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
+
+$(DP_RUN)/kws/sweep.json: $(DP_RUN)/base/kws/kws_ref_model.h5
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
+
+depth-pruning-kws: $(DP_RUN)/kws/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
+	@echo "depth-pruning-kws: $(DP_RUN)/kws/{sweep.csv,kws.png,kws_size.png}"
+
+DP_KWS_HW_BASE ?= $(DP_RUN)/base/kws_hw/kws_hw_model.h5
+$(DP_RUN)/base/kws_hw/kws_hw_model.h5: | $(DP_DATA_STAMP)
+	@mkdir -p $(@D)
+	$(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
+	  --model_architecture ds_cnn_flat --feature_type lfbe --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_EXTRA)
+
+depth-pruning-kws-hw: $(DP_KWS_HW_BASE) ## Depth pruning KWS "hardware" variant: LFBE features, flat-input DS-CNN
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_hw BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn_hw.sh
+
+BENCH_TARGETS += depth-pruning-count
+DEMO_TARGETS += depth-pruning-vww depth-pruning-kws
