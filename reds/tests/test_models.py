@@ -1,0 +1,122 @@
+"""Architectures: exact counts, knapsack costs, nesting + budgets and extraction == nested model, per model."""
+
+import numpy as np
+import pytest
+
+import mlperf_tiny  # noqa: F401
+from mlperf_tiny.counting import count_macs, count_params
+from mlperf_tiny.registry import get_model, get_model_builder, list_models
+from reds import pipeline
+from reds.utils import knapsack as ks
+from reds.utils.keyword_spotting_models import architecture
+from reds.utils.reds_model import RedsModel, extract_subnetwork, kernel_parameter_count, subnetwork_widths
+
+# (registered name, builder kwargs) -> (params incl. BN statistics, MACs of one inference)
+GOLDEN = {
+    ("reds_dnn_s", ()): (79_644, 79_200),
+    ("reds_dnn_l", ()): (495_744, 494_424),
+    ("reds_cnn_s", ()): (69_982, 2_498_304),
+    ("reds_cnn_l", ()): (477_262, 12_636_672),
+    ("reds_ds_cnn_s", ()): (24_908, 2_656_768),  # conv stack 2,656,000 (reds.md) + 64 x 12 head
+    ("reds_ds_cnn_l", ()): (422_844, 28_327_812),
+    ("reds_vision_ds_cnn_s", (("input_shape", (28, 28, 1)),)): (34_954, 3_788_544),
+    ("reds_vision_ds_cnn_s", (("input_shape", (32, 32, 3)),)): (30_986, 5_234_176),
+}
+SIX_KWS_AND_VISION = list(GOLDEN)
+
+
+def _build(key):
+    name, kwargs = key
+    return get_model(name, **dict(kwargs))
+
+
+def _builder(key):
+    name, kwargs = key
+    builder = get_model_builder(name)
+    return lambda widths=None: builder(widths=widths, **dict(kwargs))
+
+
+def test_registry_lists_every_reds_model():
+    assert {"reds_dnn_s", "reds_dnn_m", "reds_dnn_l", "reds_cnn_s", "reds_cnn_m", "reds_cnn_l", "reds_ds_cnn_s",
+            "reds_ds_cnn_m", "reds_ds_cnn_l", "reds_vision_ds_cnn_s"} <= set(list_models("reds_*"))
+    with pytest.raises(KeyError, match="reds_ds_cnn_s"):
+        get_model("reds_ds_cnn_x")
+
+
+@pytest.mark.parametrize("key", SIX_KWS_AND_VISION, ids=lambda k: f"{k[0]}{dict(k[1]).get('input_shape', '')}")
+def test_exact_parameter_and_mac_counts(key):
+    model = _build(key)
+    assert (count_params(model), count_macs(model)) == GOLDEN[key]
+
+
+def test_knapsack_unit_costs_match_the_original_lookup_table():
+    args = pipeline.get_args_parser().parse_args([])
+    for key, costs in ((("reds_ds_cnn_s", ()), (5000, 1125, 125)), (("reds_ds_cnn_l", ()), (10000, 585, 65))):
+        model = _build(key)
+        arch = architecture(model)
+        blocks = len(arch.width_layers) - 1
+        U = model.get_layer("conv_0").filters
+        scores = {"conv_0": np.ones(U), **{f"dw_{i}": np.ones(U) for i in range(1, blocks + 1)}}
+        problem = pipeline.knapsack_problem(model, scores, [np.ones((U, U))] * blocks, args)
+        assert (problem.conv_cost, problem.dw_costs[0], problem.kernel_costs[0]) == costs
+        assert problem.total_macs() == count_macs(model) - count_macs(model, per_layer=True)["logits"]
+    model = _build(("reds_dnn_s", ()))
+    problem = pipeline.knapsack_problem(model, {f"dense_{i}": np.ones(144) for i in (1, 2, 3)}, None, args)
+    assert problem.unit_costs == [250, 144, 144] and problem.min_units == [2, 2, 2]
+
+
+def _randomise_bn(model, rng):
+    import tensorflow as tf
+
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.weights])
+
+
+# the flatten-row variant (Q4/Q5) only differs for models with a non-global flatten: CNN and vision DS-CNN
+NESTING_CASES = [(key, False) for key in SIX_KWS_AND_VISION] + [
+    (("reds_cnn_s", ()), True), (("reds_vision_ds_cnn_s", (("input_shape", (28, 28, 1)),)), True)]
+
+
+@pytest.mark.parametrize("key,channel_aware", NESTING_CASES,
+                         ids=lambda v: f"{v[0]}{dict(v[1]).get('input_shape', '')}" if isinstance(v, tuple) else str(v))
+def test_knapsack_subnetworks_nest_fit_budgets_and_extract_exactly(key, channel_aware):
+    """On every model: BU widths are nested prefixes, true MACs <= targets, standalone == nested to 1e-5."""
+    rng = np.random.default_rng(0)
+    model = _build(key)
+    _randomise_bn(model, rng)
+    arch = architecture(model)
+    args = pipeline.get_args_parser().parse_args([])
+    if arch.family == "ds_cnn":
+        blocks = len(arch.width_layers) - 1
+        U = model.get_layer("conv_0").filters
+        scores = {"conv_0": np.sort(rng.integers(1, 10**5, U))[::-1],
+                  **{f"dw_{i}": np.sort(rng.integers(1, 10**5, U))[::-1] for i in range(1, blocks + 1)}}
+        pw = [rng.integers(1, 10**4, (U, U)) for _ in range(blocks)]
+    else:
+        scores = {n: np.sort(rng.integers(1, 10**5, model.get_layer(n).output_shape[-1]))[::-1]
+                  for n in arch.width_layers}
+        pw = None
+    problem = pipeline.knapsack_problem(model, scores, pw, args)
+    # DS-CNN L: a coarse DP keeps the test fast; the budget guarantee holds at any resolution
+    results, targets = ks.iterative_knapsack(problem, [0.25, 0.5, 0.75], log=lambda _: None,
+                                             max_budget_steps=2000)
+    widths = [tuple(problem.sizes)] + [r.widths for r in results]
+    assert ks.nesting_violations([r.widths for r in results] + [tuple(problem.sizes)]) == []
+    subnet_widths = subnetwork_widths(model, widths)
+    reds_model = RedsModel(model, subnet_widths, channel_aware)
+    x = rng.normal(size=(2, *model.input_shape[1:])).astype(np.float32)
+    nested = [o.numpy() for o in reds_model(x)]
+    np.testing.assert_allclose(nested[0], model(x, training=False).numpy(), atol=1e-5)
+    build = _builder(key)
+    previous_params = None
+    for s, widths_s in enumerate(subnet_widths):
+        sub = extract_subnetwork(model, widths_s, build, channel_aware)
+        np.testing.assert_allclose(sub(x, training=False).numpy(), nested[s], atol=1e-5)
+        true_macs = pipeline.knapsack_layer_macs(sub)
+        if s:
+            assert true_macs <= targets[s - 1] and true_macs <= results[s - 1].model_macs
+        params = kernel_parameter_count(sub)
+        if s >= 2:
+            assert params >= previous_params  # larger budget, larger (nested) subnetwork
+        previous_params = params
