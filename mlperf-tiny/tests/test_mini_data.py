@@ -13,11 +13,9 @@ import wave
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from mlperf_tiny.mini_data import cifar10, fashion_mnist, generate, imagenet, speech_commands, toycar
-from mlperf_tiny.mini_data import visual_wake_words
+from mlperf_tiny.mini_data import cifar10, fashion_mnist, generate, imagenet, speech_commands, toycar, visual_wake_words
 from mlperf_tiny.mini_data.generate import generate_all, generate_dataset
+from PIL import Image
 
 SMALL_SPEECH = {"clips_per_keyword": 6, "clips_per_auxiliary_word": 6, "words": speech_commands.KEYWORDS +
                 ["bed", "marvin"], "max_speakers": 6}

@@ -1,7 +1,6 @@
 """Helpers shared by the mini-dataset generators: seeded RNGs, progress bars, WAV/JPEG writers, digit glyphs."""
 
 import wave
-from pathlib import Path
 
 import numpy as np
 from PIL import Image

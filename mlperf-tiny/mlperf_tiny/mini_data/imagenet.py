@@ -6,7 +6,6 @@ colour jitter of its class's photo, saved as a 64x64 RGB JPEG. The folder names 
 unused range (n9000000x), listed with a description in ``classes.txt``; they are not real WordNet synsets.
 """
 
-import numpy as np
 from skimage import data
 
 from ._common import colour_jitter, make_rng, progress, random_resized_crop, save_jpeg, to_rgb_float, to_uint8

@@ -15,7 +15,6 @@ A speaker is in exactly one of train/validation/test, as with the real dataset's
 """
 
 import hashlib
-import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +80,7 @@ def _run(command, stdin_bytes=None):
     try:
         return subprocess.run(command, input=stdin_bytes, capture_output=True, check=True).stdout
     except subprocess.CalledProcessError as error:
-        raise RuntimeError(f"{' '.join(command)} failed ({error.returncode}): {error.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"{' '.join(command)} failed ({error.returncode}): {error.stderr.decode(errors='replace')}") from error
 
 
 def make_speakers(rng, seed, max_speakers=None):

@@ -50,12 +50,9 @@ def augment(image, rng, scale, center=None):
 
 def _class_jobs(patches, photos, n_images, augs_per_patch, rng):
     """List of groups; each group is a list of (source name, image, crop scale, crop centre)."""
-    n_from_patches = min(n_images // 2, len(patches) * augs_per_patch)
-    groups = []
-    for index, patch in enumerate(patches):
-        jobs = [("lfw", patch, LFW_CROP_SCALE, None)] * augs_per_patch
-        groups.append(jobs)
-    groups = [group for group in groups if group][: int(np.ceil(n_from_patches / augs_per_patch))]
+    # about half of the class from the patches, each patch augmented augs_per_patch times
+    n_patch_groups = -(-min(n_images // 2, len(patches) * augs_per_patch) // augs_per_patch)
+    groups = [[("lfw", patch, LFW_CROP_SCALE, None)] * augs_per_patch for patch in patches[:n_patch_groups]]
     n_left = n_images - sum(len(group) for group in groups)
     names = list(photos)
     for i in range(max(n_left, 0)):
