@@ -109,14 +109,18 @@ def test_params_grow_with_depth(vww_records, kws_records):
 
 
 def test_count_cli_json(capsys):
-    records = count.main(["--task", "kws", "--cuts", "conv1", "block2", "--json", "--tflite"])
+    records = count.main(["--task", "kws", "--json", "--tflite"])
     printed = json.loads(capsys.readouterr().out)
-    assert [r["cut"] for r in printed] == ["base", "conv1", "block2"]
+    assert [r["cut"] for r in printed] == ["base", "conv1", "block1", "block2", "block3", "block4"]
     assert set(printed[0]) == {"cut", "params", "macs", "flops", "int8_bytes"}
-    assert printed[2]["params"] == 17_852
-    # int8 size follows the params: conv1 < block2 < base (the base's 4 blocks outweigh the aux head)
-    assert printed[1]["int8_bytes"] < printed[2]["int8_bytes"] < printed[0]["int8_bytes"]
-    assert records[2]["flops"] == 3_892_456
+    assert printed[3]["params"] == 17_852
+    assert records[3]["flops"] == 3_892_456
+    # int8 size grows strictly with the cut depth; block2 is smaller than the base (paper: 43 vs 54 KB),
+    # block4 larger (the head adds params on top of the whole tail)
+    sizes = [r["int8_bytes"] for r in printed[1:]]
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
+    assert printed[3]["int8_bytes"] < printed[0]["int8_bytes"] < printed[5]["int8_bytes"]
+    assert 0.75 < printed[3]["int8_bytes"] / printed[0]["int8_bytes"] < 0.88
 
 
 def test_count_cli_rejects_unknown_task():
