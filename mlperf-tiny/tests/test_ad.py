@@ -1,0 +1,93 @@
+"""Anomaly detection: exact model size, log-mel features, BN folding, bad input, end-to-end CLI run."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _audio_fixtures  # noqa: E402
+
+from mlperf_tiny.anomaly_detection import common, keras_model  # noqa: E402
+from mlperf_tiny.counting import count_macs, count_params  # noqa: E402
+
+
+def test_autoencoder_size():
+    model = keras_model.get_model(640)
+    assert count_params(model) == 269_992
+    assert count_macs(model) == 264_192
+
+
+def test_slaney_mel_scale():
+    assert common.hz_to_mel(1000.0) == pytest.approx(15.0)
+    freqs = np.array([0.0, 440.0, 1000.0, 4000.0, 8000.0])
+    np.testing.assert_allclose(common.mel_to_hz(common.hz_to_mel(freqs)), freqs, atol=1e-6)
+    bank = common.mel_filterbank(16000, 1024, 128)
+    assert bank.shape == (128, 513) and (bank >= 0).all()
+
+
+def test_log_mel_peaks_at_the_tone_and_vectors_stack_frames(tmp_path):
+    t = np.arange(10 * 16000) / 16000
+    _audio_fixtures.write_wav(tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * 1000 * t))
+    log_mel = common.log_mel_spectrogram(common.file_load(tmp_path / "tone.wav")[0], 16000)
+    centre_bin = np.argmin(np.abs(common.mel_to_hz(np.linspace(0, common.hz_to_mel(8000), 130))[1:-1] - 1000))
+    assert abs(int(np.argmax(log_mel[:, 100])) - int(centre_bin)) <= 1
+    vectors = common.file_to_vector_array(tmp_path / "tone.wav", **common.feature_kwargs(common.yaml_load()))
+    assert vectors.shape == (196, 640)  # frames 50..249, 5 stacked
+    np.testing.assert_array_equal(vectors[1, :128], vectors[0, 128:256])
+    np.testing.assert_allclose(vectors[0, :128], log_mel[:, 50], rtol=1e-5)
+
+
+def test_bn_folding_preserves_outputs():
+    convert = importlib.import_module("mlperf_tiny.anomaly_detection.02_convert")
+    model = keras_model.get_model(640)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # non-trivial BN statistics
+        if "batch_normalization" in layer.name:
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    folded = convert.fold_batchnorm(model)
+    x = rng.normal(size=(16, 640)).astype(np.float32)
+    assert not any("batch_normalization" in layer.name for layer in folded.layers)
+    np.testing.assert_allclose(folded(x).numpy(), model(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_missing_dev_directory_error(tmp_path):
+    train = importlib.import_module("mlperf_tiny.anomaly_detection.00_train")
+    with pytest.raises(common.DatasetLayoutError, match="mlperf-ad-data") as err:
+        train.main(["--dev_directory", str(tmp_path / "nowhere"), "--model_directory", str(tmp_path / "m")])
+    assert "normal_id_XX" in str(err.value)
+
+
+def test_corrupt_wav_is_reported_with_its_path(tmp_path):
+    bad = tmp_path / "normal_id_01_00000000.wav"
+    bad.write_bytes(b"RIFF\x00\x00")
+    with pytest.raises(ValueError, match="normal_id_01_00000000.wav"):
+        common.file_to_vector_array(bad)
+
+
+def test_end_to_end_cli_run(tmp_path):
+    _audio_fixtures.write_toycar(tmp_path / "data", seconds=9.0)
+    args = ["--dev", "--dev_directory", str(tmp_path / "data"), "--model_directory", str(tmp_path / "run"),
+            "--result_directory", str(tmp_path / "run"), "--mini"]
+    stage = {name: importlib.import_module(f"mlperf_tiny.anomaly_detection.{name}")
+             for name in ("00_train", "01_test", "02_convert", "03_tflite_test")}
+    stage["00_train"].main([*args, "--epochs", "2", "--batch_size", "64"])
+    floating = stage["01_test"].main(args)["ToyCar"]
+    conversion = stage["02_convert"].main(args)["ToyCar"]
+    tflite = stage["03_tflite_test"].main(args)
+    run = tmp_path / "run"
+    for name in ("model_ToyCar.hdf5", "history_ToyCar.png", "float_ToyCar_roc.png", "result_int8_ToyCar.csv",
+                 "model_ToyCar_quant_fullint_micro_intio.tflite", "args.json"):
+        assert (run / name).exists(), name
+    assert set(floating["per_id"]) == {"id_01", "id_02"}
+    assert conversion["calibration_vectors"] == len(np.load(run / "features_ToyCar_train.npy")[::5])
+    # The BN-folded float TFLite model scores like Keras.
+    assert tflite["tflite_float_ToyCar"]["average"]["auc"] == pytest.approx(floating["average"]["auc"], abs=0.05)
+    from mlperf_tiny.tflite_utils import TFLiteModel
+
+    int8 = TFLiteModel(model_path=run / "model_ToyCar_quant_fullint_micro_intio.tflite")
+    assert int8.input_dtype == np.int8 and int8.output_dtype == np.int8
+    assert json.loads((run / "metrics.json").read_text())["int8_ToyCar"]["dataset"] == "mini"
