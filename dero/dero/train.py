@@ -14,11 +14,13 @@ import csv
 import datetime
 import json
 import os
+import random
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.utils.data
 import torchvision
@@ -206,6 +208,20 @@ def load_model_state(model: nn.Module, checkpoint: dict, source: str, model_name
         ) from None
 
 
+def _rng_state(generator) -> dict:
+    """RNG states of this process, so that a resumed run continues exactly like an uninterrupted one."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "loader": generator.get_state() if generator is not None else None}
+
+
+def _set_rng_state(state: dict, generator) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if generator is not None and state["loader"] is not None:
+        generator.set_state(state["loader"])
+
+
 def _write_metrics(output_dir: str, history: list[dict]) -> None:
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(history, f, indent=2)
@@ -358,6 +374,8 @@ def main(argv=None):
             model_ema.load_state_dict(checkpoint["model_ema"])
         if scaler and "scaler" in checkpoint:
             scaler.load_state_dict(checkpoint["scaler"])
+        if "rng" in checkpoint and not args.test_only:
+            _set_rng_state(checkpoint["rng"], generator)
         metrics_file = os.path.join(args.output_dir or "", "metrics.json")
         if args.output_dir and os.path.exists(metrics_file):
             with open(metrics_file) as f:
@@ -404,6 +422,7 @@ def main(argv=None):
             checkpoint = {"model": model_without_ddp.state_dict(), "optimizer": optimizer.state_dict(),
                           "lr_scheduler": lr_scheduler.state_dict(), "epoch": epoch, "args": args,
                           "num_classes": num_classes, "best_acc1": best_acc1, "metrics": row}
+            checkpoint["rng"] = _rng_state(generator)
             if model_ema:
                 checkpoint["model_ema"] = model_ema.state_dict()
             if scaler:

@@ -1,0 +1,106 @@
+"""End-to-end trainer runs on a tiny ImageFolder: train, resume (bit-identical), evaluate, DDP, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dero import train
+
+MODEL = "mcunet_dero_v2"  # smallest registry DERO model; the 18-block MCUNet keeps the runs to seconds
+SIZE_ARGS = ["--train-crop-size", "32", "--val-resize-size", "32", "--val-crop-size", "32"]
+
+
+def train_args(data, out, *extra, epochs=1):
+    return ["--model", MODEL, "--data-path", str(data), "--output-dir", str(out), "-b", "8", "-j", "0",
+            "--epochs", str(epochs), "--lr", "0.05", "--seed", "0", "--print-freq", "50", *SIZE_ARGS, *extra]
+
+
+def read_metrics(run):
+    with open(run / "metrics.json") as f:
+        return json.load(f)
+
+
+def test_train_writes_checkpoints_and_metrics(tiny_imagenet, tmp_path):
+    run = tmp_path / "run"
+    history = train.main(train_args(tiny_imagenet, run, "--label-smoothing", "0.1", "--mixup-alpha", "0.2",
+                                    "--cutmix-alpha", "1.0", "--random-erase", "0.1", "--keep-last", "1", epochs=2))
+    assert [row["epoch"] for row in history] == [0, 1]
+    assert {"checkpoint.pth", "model_best.pth", "model_1.pth", "metrics.json", "metrics.csv", "args.json"} <= set(
+        os.listdir(run))
+    assert not (run / "model_0.pth").exists()  # --keep-last 1
+    ckpt = torch.load(run / "checkpoint.pth", weights_only=False)
+    assert ckpt["args"].model == MODEL and ckpt["epoch"] == 1 and ckpt["num_classes"] == 3
+    assert read_metrics(run) == history
+    assert 0.0 <= history[-1]["val_acc1"] <= 100.0 and history[-1]["val_acc5"] == 100.0  # 3 classes: top-5 trivially
+    with open(run / "args.json") as f:
+        assert json.load(f)["num_classes"] == 3
+
+    # evaluation from a checkpoint path (the paper README's command) reproduces the epoch's val accuracy
+    result = train.main(["--model", MODEL, "--data-path", str(tiny_imagenet), "--test-only", "--weights",
+                         str(run / "model_1.pth"), "-b", "8", "-j", "0", "--output-dir", str(run), *SIZE_ARGS])
+    assert result["acc1"] == pytest.approx(history[1]["val_acc1"])
+    assert json.loads((run / "eval.json").read_text())["acc1"] == pytest.approx(result["acc1"])
+
+
+def test_resume_continues_exactly(tiny_imagenet, tmp_path):
+    full = train.main(train_args(tiny_imagenet, tmp_path / "full", epochs=2))
+    train.main(train_args(tiny_imagenet, tmp_path / "cut", epochs=1))
+    resumed = train.main(train_args(tiny_imagenet, tmp_path / "cut", "--resume", str(tmp_path / "cut/checkpoint.pth"),
+                                    epochs=2))
+    assert [r["epoch"] for r in resumed] == [0, 1]  # history kept, one epoch added
+    for key in ("train_loss", "val_loss", "val_acc1"):
+        assert resumed[1][key] == pytest.approx(full[1][key], rel=1e-5), key
+
+
+def test_keep_every_epoch_for_other_projects(tiny_imagenet, tmp_path):
+    # dnn-param-encode trains a plain torchvision resnet18 and needs every epoch's weights
+    run = tmp_path / "r18"
+    args = train_args(tiny_imagenet, run, "--keep-last", "0", epochs=2)
+    args[args.index(MODEL)] = "resnet18"
+    train.main(args)
+    assert (run / "model_0.pth").exists() and (run / "model_1.pth").exists()
+    assert torch.load(run / "model_0.pth", weights_only=False)["model"]["fc.weight"].shape == (3, 512)
+
+
+def test_checkpoint_from_another_model_is_a_clear_error(tiny_imagenet, tmp_path):
+    train.main(train_args(tiny_imagenet, tmp_path / "run"))
+    with pytest.raises(train.CheckpointMismatchError, match=f"--model resnet18dero: it was saved from model '{MODEL}'"):
+        train.main(["--model", "resnet18dero", "--data-path", str(tiny_imagenet), "--test-only", "--weights",
+                    str(tmp_path / "run/checkpoint.pth"), "-j", "0", *SIZE_ARGS])
+
+
+def test_missing_data_dir_explains_layout(tmp_path):
+    with pytest.raises(train.DataLayoutError, match=r"train/<wnid>/\*\.JPEG.*make mini-data"):
+        train.main(["--model", MODEL, "--data-path", str(tmp_path / "nowhere")])
+
+
+def test_unknown_flag_and_model_are_errors(tiny_imagenet, tmp_path):
+    with pytest.raises(SystemExit):
+        train.get_args_parser().parse_args(["--data-path", "x", "--no-such-flag"])
+    with pytest.raises(KeyError, match="Did you mean"):
+        train.main(train_args(tiny_imagenet, tmp_path / "run", "--model", "mcunet_dero_v44"))
+
+
+def test_two_process_cpu_ddp(tiny_imagenet, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "dero.train",
+           *train_args(tiny_imagenet, run)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert "rank 0" in log and "rank 1" in log and "backend gloo" in log
+    (row,) = read_metrics(run)
+    assert row["epoch"] == 0 and 0.0 <= row["val_acc1"] <= 100.0
+    assert torch.load(run / "checkpoint.pth", weights_only=False)["args"].world_size == 2
+
+
+def test_script_shim_runs_the_same_main(tmp_path):
+    shim = os.path.join(os.path.dirname(os.path.dirname(__file__)), "train.py")
+    proc = subprocess.run([sys.executable, shim, "--model", MODEL, "--data-path", str(tmp_path / "missing")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "expected an ImageFolder tree" in proc.stderr
