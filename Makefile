@@ -82,7 +82,7 @@ test: env mini-data ## Run the fast test suite, one pytest process per subprojec
 	for p in $(PACKAGES); do \
 	  [ -d $$p/tests ] || continue; \
 	  echo "=== $$p"; \
-	  $(PY) -m pytest $$p/tests --junitxml=$(RUNS)/test-reports/$$p.xml $(PYTEST_ARGS); rc=$$?; \
+	  $(PY) -m pytest -c pyproject.toml --rootdir . $$p/tests --junitxml=$(RUNS)/test-reports/$$p.xml $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then failed=1; fi; \
 	done; \
 	$(PY) tools/test_summary.py $(RUNS)/test-reports || failed=1; \
