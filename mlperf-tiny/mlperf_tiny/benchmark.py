@@ -12,8 +12,8 @@ import numpy as np
 MODELS = {
     "DS-CNN (KWS)": ("ds_cnn", (49, 10, 1), 12, 100),
     "FC-AE (AD)": ("fc_autoencoder", (640,), None, 512),
-    "ResNet-8 (IC)": ("resnet8", (32, 32, 3), 10, 32),
-    "MobileNetV1-0.25 (VWW)": ("mobilenet_v1_025", (96, 96, 3), 2, 32),
+    "ResNet-8 (IC)": ("resnet_v1_eembc", (32, 32, 3), 10, 32),
+    "MobileNetV1-0.25 (VWW)": ("mobilenet_v1", (96, 96, 3), 2, 32),
 }
 
 
