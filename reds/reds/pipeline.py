@@ -203,13 +203,13 @@ def select_device(cuda_device):
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", str(cuda_device))
 
 
-def load_data(args):
+def load_data(args, cache_dir=None):
     from reds.utils import datasets
 
     if args.dataset == "speech_commands":
         data = datasets.load_speech_commands(args.data_dir, args.window_size_ms, args.window_stride_ms,
                                              args.dct_coefficient_count, args.silence_percentage,
-                                             args.unknown_percentage)
+                                             args.unknown_percentage, cache_dir=cache_dir)
     elif args.dataset == "fashion_mnist":
         data = datasets.load_fashion_mnist(args.data_dir)
     else:
@@ -518,7 +518,7 @@ def run(args):
     logger = setup_logging(out_dir, experiment)
     log = logger.info
     log(f"{experiment}: {' '.join(sys.argv[1:]) if sys.argv else ''}")
-    data = load_data(args)
+    data = load_data(args, cache_dir=out_dir.parent / "feature_cache")
     log("data: " + ", ".join(f"{k} {v[0].shape}" for k, v in data.items()))
     all_metrics = {}
     for size in sizes:

@@ -83,19 +83,30 @@ def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficie
 
 
 def load_speech_commands(data_dir, window_size_ms=40.0, window_stride_ms=20.0, dct_coefficient_count=10,
-                         silence_percentage=10.0, unknown_percentage=10.0, cache=True):
-    """{'train'|'validation'|'test': (features [N, T, 10, 1] float32, labels [N] int64)}."""
+                         silence_percentage=10.0, unknown_percentage=10.0, cache_dir=None):
+    """{'train'|'validation'|'test': (features [N, T, 10, 1] float32, labels [N] int64)}.
+
+    ``cache_dir``: where the features are cached (one file per data folder and front-end setting).
+    """
     from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError, list_split_files
 
     data_dir = Path(data_dir)
-    cache_path = data_dir / _kws_cache_name(window_size_ms, window_stride_ms, dct_coefficient_count,
-                                           silence_percentage, unknown_percentage)
+    cache = cache_dir is not None
+    if cache:
+        tag = hashlib.md5(str(data_dir.resolve()).encode()).hexdigest()[:8]
+        name = _kws_cache_name(window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage,
+                               unknown_percentage)
+        cache_path = Path(cache_dir) / f"{tag}_{name}"
     if cache and cache_path.is_file():
         try:
             with np.load(cache_path) as f:
                 return {s: (f[f"{s}_x"], f[f"{s}_y"]) for s in ("train", "validation", "test")}
         except (OSError, KeyError, ValueError):
             cache_path.unlink()  # a corrupt cache (interrupted write) is recomputed
+    from mlperf_tiny.keyword_spotting.get_dataset import LAYOUT_HELP, directory_layout_ok
+
+    if not directory_layout_ok(data_dir):
+        raise DatasetError(f"{data_dir} is not an extracted Speech Commands v0.02 folder. {LAYOUT_HELP}")
     splits = {}
     try:
         for split in ("train", "validation", "test"):
@@ -107,6 +118,7 @@ def load_speech_commands(data_dir, window_size_ms=40.0, window_stride_ms=20.0, d
     except (DatasetLayoutError, FileNotFoundError) as err:
         raise DatasetError(f"{err}\nFor REDS pass --data_dir pointing at that folder (MINI=1 uses data/mini).") from err
     if cache:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_path.with_suffix(".tmp.npz")
         np.savez(tmp, **{f"{s}_{k}": v for s, (x, y) in splits.items() for k, v in (("x", x), ("y", y))})
         tmp.replace(cache_path)

@@ -1,0 +1,90 @@
+"""End-to-end ``main([...])`` runs of the original scripts on the mini datasets, and CLI errors."""
+
+import json
+
+import pytest
+
+from reds import kws_convolution_depthwise, kws_dnn, vision_ds_convolution_fashion_mnist
+from reds.utils import datasets
+
+QUICK = ["--epochs", "1", "--pretrain_epochs", "2", "--minibatch_number", "2", "--experimental_runs", "1",
+         "--finetune_head_epochs", "1", "--finetune_batch_norm_epochs", "1"]
+
+
+def _check_run(out_dir, size="s", subnets=4):
+    metrics = json.loads((out_dir / size / "run0" / "metrics.json").read_text())
+    assert metrics["dataset"] == "mini"
+    rows = metrics["subnetworks"]
+    assert len(rows) == subnets
+    knapsack = json.loads((out_dir / size / "run0" / "knapsack.json").read_text())
+    assert knapsack["nesting_violations"] == []
+    widths = [r["widths"] for r in rows]
+    for row in rows:
+        assert row["within_budget"] and row["knapsack_layer_macs"] <= row["target_macs"]
+        assert 0 <= row["accuracy"] <= 1
+    # nested prefixes: 25 % <= 50 % <= 75 % <= 100 % in every layer
+    ordered = [widths[1], widths[2], widths[3], widths[0]]
+    assert all(a <= b for small, large in zip(ordered, ordered[1:]) for a, b in zip(small, large))
+    assert rows[1]["params"] < rows[2]["params"] < rows[3]["params"] < rows[0]["params"]
+    for name in ("accuracy.png", "accuracy.html", "parameters.png", "inference.png"):
+        assert (out_dir / "plots" / name).stat().st_size > 0
+    assert list((out_dir / "logs").glob("*.log"))
+    assert json.loads((out_dir / "args.json").read_text())
+    return metrics
+
+
+def test_kws_dnn_end_to_end_on_mini_speech_commands(mini_data_dir, tmp_path):
+    out = tmp_path / "dnn"
+    kws_dnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--max_samples", "400", *QUICK])
+    metrics = _check_run(out)
+    rows = metrics["subnetworks"]
+    for row in rows:
+        assert row["tflite_bytes"] > 0 and 0 <= row["tflite_accuracy"] <= 1 and row["tflite_latency_ms"] > 0
+    assert rows[1]["tflite_bytes"] < rows[0]["tflite_bytes"]
+    assert metrics["tflite_interpreter_switch_ms"] > 0
+    # the DNN permutation is function-preserving
+    assert metrics["permuted_accuracy"] == pytest.approx(metrics["pretrained_accuracy"])
+    # resume: a second call reuses the pretrained weights and the finished phases
+    kws_dnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--max_samples", "400", *QUICK,
+                  "--no-export_tflite"])
+    again = json.loads((out / "s" / "run0" / "metrics.json").read_text())
+    assert again["pretrained_accuracy"] == metrics["pretrained_accuracy"]
+    assert [r["accuracy"] for r in again["subnetworks"]] == pytest.approx([r["accuracy"] for r in rows])
+
+
+def test_kws_ds_cnn_s_end_to_end_top_down_nested(mini_data_dir, tmp_path):
+    out = tmp_path / "dscnn"
+    kws_convolution_depthwise.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--model_sizes", "s",
+                                    "--max_samples", "100", "--batch_size", "50", "--no-bottom_up", "--td_nested", "--no-export_tflite",
+                                    *QUICK])
+    metrics = _check_run(out)
+    assert metrics["subnetworks"][0]["knapsack_layer_macs"] == 2_656_000
+    assert all(r["widths"][-1] >= 60 for r in metrics["subnetworks"])  # last_pointwise_filters
+
+
+def test_fashion_mnist_end_to_end(mini_data_dir, tmp_path):
+    out = tmp_path / "fmnist"
+    vision_ds_convolution_fashion_mnist.main([
+        "--data_dir", str(mini_data_dir / "fashion_mnist"), "--out_dir", str(out), "--max_samples", "256",
+        "--constraints_percentages", "0.5", "--subnets_number", "2", "--no-export_tflite", *QUICK])
+    metrics = json.loads((out / "s" / "run0" / "metrics.json").read_text())
+    assert [r["subnetwork"] for r in metrics["subnetworks"]] == ["100%", "50%"]
+    assert metrics["subnetworks"][1]["within_budget"]
+
+
+def test_bad_flags_and_missing_data_give_clear_errors(tmp_path):
+    with pytest.raises(SystemExit):
+        kws_dnn.main(["--no_such_flag"])
+    with pytest.raises(SystemExit, match="needs 3"):
+        kws_dnn.main(["--constraints_percentages", "0.5", "--out_dir", str(tmp_path)])
+    with pytest.raises(datasets.DatasetError, match="make mini-data"):
+        kws_dnn.main(["--data_dir", str(tmp_path / "missing"), "--out_dir", str(tmp_path / "o")])
+    with pytest.raises(datasets.DatasetError, match="Fashion-MNIST"):
+        vision_ds_convolution_fashion_mnist.main(["--data_dir", str(tmp_path), "--out_dir", str(tmp_path / "v")])
+
+
+def test_corrupt_idx_file_is_reported(tmp_path):
+    for name in datasets.FASHION_MNIST_FILES:
+        (tmp_path / name).write_bytes(b"not gzip")
+    with pytest.raises(datasets.DatasetError, match="corrupt idx file"):
+        datasets.load_fashion_mnist(tmp_path)
