@@ -112,7 +112,8 @@ def compute_features(waveform, model_settings):
     window_stride_ms = 1000.0 * model_settings["window_stride_samples"] / sample_rate
     if feature_type == "mfcc":
         features = compute_mfcc(waveform, sample_rate, window_size_ms, window_stride_ms,
-                                model_settings["dct_coefficient_count"])
+                                model_settings["dct_coefficient_count"],
+                                num_mel_bins=model_settings.get("num_mel_bins", 40))
     elif feature_type == "lfbe":
         features = compute_lfbe(waveform, sample_rate, window_size_ms, window_stride_ms,
                                 num_mel_bins=model_settings["dct_coefficient_count"])

@@ -35,6 +35,8 @@ def prepare_model_settings(label_count, args):
         "feature_type": args.feature_type,
         "spectrogram_length": spectrogram_length,
         "dct_coefficient_count": dct_coefficient_count,
+        # MFCC mel filterbank size (v0.5: 40). Older flag sets without --num_mel_bins get the reference value.
+        "num_mel_bins": getattr(args, "num_mel_bins", 40),
         "fingerprint_size": dct_coefficient_count * spectrogram_length,
         "label_count": label_count,
         "sample_rate": args.sample_rate,

@@ -40,6 +40,8 @@ def get_args_parser(add_help=True):
     add("--window_stride_ms", type=float, default=20.0, help="STFT frame step in ms")
     add("--feature_type", type=str, default="mfcc", choices=["mfcc", "lfbe", "td_samples"], help="input features")
     add("--dct_coefficient_count", type=int, default=10, help="MFCC coefficients (or LFBE mel bins)")
+    add("--num_mel_bins", type=int, default=40,
+        help="mel filterbank size of the MFCC (v0.5: 40; the depth-pruning hardware variant uses 10)")
     add("--epochs", type=int, default=36, help="training epochs (build_ref.sh passes 30)")
     add("--num_train_samples", type=int, default=-1, help="use only this many training clips (-1: all)")
     add("--num_val_samples", type=int, default=-1, help="use only this many validation clips (-1: all)")
