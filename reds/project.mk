@@ -1,0 +1,76 @@
+# reds: REDS resource-efficient nested subnetworks (Corti et al.). Included by the root Makefile.
+# Each pipeline writes $(REDS_RUNS)/<script>/results.json last, so an interrupted target re-runs and resumes
+# (pretrained weights, finished phases and feature caches are reused).
+
+REDS_RUNS := $(RUN_ROOT)/reds
+REDS_SOLVER ?= dp
+REDS_ARGS ?=
+
+ifeq ($(MINI),1)
+REDS_KWS_DATA := $(MINI_DATA)
+REDS_FMNIST_DATA := $(MINI_DATA)/fashion_mnist
+REDS_CIFAR_DATA := $(MINI_DATA)/cifar-10-batches-py
+# Mini data: our short pretraining stands in for the ARM checkpoints; a few epochs per phase, one run.
+REDS_MINI_COMMON := --experimental_runs 1 --minibatch_number 5 --finetune_head_epochs 2 --finetune_batch_norm_epochs 1
+REDS_DNN_FLAGS := $(REDS_MINI_COMMON) --pretrain_epochs 15 --epochs 6
+REDS_CNN_FLAGS := $(REDS_MINI_COMMON) --pretrain_epochs 6 --epochs 3 --max_samples 600
+REDS_DSCNN_FLAGS := $(REDS_MINI_COMMON) --pretrain_epochs 6 --epochs 3 --max_samples 600 --dp_max_budget_steps 20000
+REDS_VISION_FLAGS := $(REDS_MINI_COMMON) --pretrain_epochs 4 --epochs 2 --max_samples 1500
+else
+REDS_KWS_DATA := $(DATA)
+REDS_FMNIST_DATA := $(DATA)/fashion_mnist
+REDS_CIFAR_DATA := $(DATA)/cifar-10-batches-py
+REDS_DNN_FLAGS :=
+REDS_CNN_FLAGS :=
+REDS_DSCNN_FLAGS :=
+REDS_VISION_FLAGS :=
+endif
+
+REDS_KWS_TARGETS := reds-kws-dnn reds-kws-cnn reds-kws-dscnn
+
+##@ REDS (issue 7)
+.PHONY: reds-kws $(REDS_KWS_TARGETS) reds-fashion-mnist reds-cifar10 reds-bench reds-fashion-mnist-data reds-test
+reds-kws: $(REDS_KWS_TARGETS) ## REDS on all six KWS architectures (DNN, CNN, DS-CNN; S and L)
+
+reds-kws-dnn: $(REDS_RUNS)/kws_dnn/results.json ## REDS on the KWS DNN S and L
+reds-kws-cnn: $(REDS_RUNS)/kws_convolution_cnn/results.json ## REDS on the KWS CNN S and L
+reds-kws-dscnn: $(REDS_RUNS)/kws_convolution_depthwise/results.json ## REDS on the KWS DS-CNN S and L
+reds-fashion-mnist: $(REDS_RUNS)/vision_ds_convolution_fashion_mnist/results.json ## REDS on DS-CNN S, Fashion-MNIST
+reds-cifar10: $(REDS_RUNS)/vision_ds_convolution_cifar10/results.json ## REDS on DS-CNN S, CIFAR-10
+
+$(REDS_RUNS)/kws_dnn/results.json:
+	mkdir -p $(@D)/logs
+	$(PY) -m reds.kws_dnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l --seed $(SEED) \
+		--solver $(REDS_SOLVER) $(REDS_DNN_FLAGS) $(REDS_ARGS)
+
+$(REDS_RUNS)/kws_convolution_cnn/results.json:
+	mkdir -p $(@D)/logs
+	$(PY) -m reds.kws_convolution_cnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l --seed $(SEED) \
+		--solver $(REDS_SOLVER) $(REDS_CNN_FLAGS) $(REDS_ARGS)
+
+$(REDS_RUNS)/kws_convolution_depthwise/results.json:
+	mkdir -p $(@D)/logs
+	$(PY) -m reds.kws_convolution_depthwise --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l \
+		--seed $(SEED) --solver $(REDS_SOLVER) $(REDS_DSCNN_FLAGS) $(REDS_ARGS)
+
+$(REDS_RUNS)/vision_ds_convolution_fashion_mnist/results.json:
+	mkdir -p $(@D)/logs
+	$(PY) -m reds.vision_ds_convolution_fashion_mnist --data_dir $(REDS_FMNIST_DATA) --out_dir $(@D) \
+		--seed $(SEED) --solver $(REDS_SOLVER) $(REDS_VISION_FLAGS) $(REDS_ARGS)
+
+$(REDS_RUNS)/vision_ds_convolution_cifar10/results.json:
+	mkdir -p $(@D)/logs
+	$(PY) -m reds.vision_ds_convolution_cifar10 --data_dir $(REDS_CIFAR_DATA) --out_dir $(@D) \
+		--seed $(SEED) --solver $(REDS_SOLVER) $(REDS_VISION_FLAGS) $(REDS_ARGS)
+
+reds-fashion-mnist-data: ## Download Fashion-MNIST (md5-checked) into $(DATA)/fashion_mnist
+	$(PY) -c "from reds.utils.datasets import download_fashion_mnist as d; d('$(DATA)/fashion_mnist')"
+
+reds-bench: ## Knapsack solver benchmark (exact DP vs HiGHS; prints a table)
+	$(PY) -m reds.benchmark_solvers --json $(REDS_RUNS)/solver_benchmark.json
+
+reds-test: ## Fast tests of reds
+	$(PY) -m pytest reds/tests
+
+DEMO_TARGETS += reds-kws reds-fashion-mnist reds-cifar10
+BENCH_TARGETS += reds-bench
