@@ -190,3 +190,30 @@ def test_int8_model_has_int8_io(trained_kws_run):
     assert tflite.input_dtype == np.int8 and tflite.output_dtype == np.int8
     quant = json.loads((out / "quantize.json").read_text())
     assert quant["input_dtype"] == "int8" and quant["size_bytes"] == tflite.size_bytes
+
+
+def test_tfds_path_runs_offline_on_mock_data(tmp_path, monkeypatch):
+    """The real tfds branch of get_training_data (tfds.load('speech_commands')), fed by tfds' mock data."""
+    import socket
+
+    import tensorflow_datasets as tfds
+
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    (tmp_path / "speech_commands").mkdir()  # a "prepared" tfds data_dir; mock_data replaces the records
+    flags = kws_util.parse_command(["--data_dir", str(tmp_path), "--data_source", "tfds", "--batch_size", "4"])
+    with tfds.testing.mock_data(num_examples=6):
+        splits = get_dataset.get_training_data(flags)
+        for ds in splits:
+            features, labels = next(iter(ds))
+            assert features.shape == (4, 49, 10, 1) and labels.shape == (4,)
+            assert np.isfinite(features.numpy()).all()
+            assert set(labels.numpy().tolist()) <= set(range(12))
+        assert sum(int(y.shape[0]) for _, y in splits[0]) == 6
+    assert attempts == []
