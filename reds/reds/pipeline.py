@@ -485,7 +485,7 @@ def _write_csv(path, rows):
         writer.writerows(rows)
 
 
-def summarise(all_metrics, out_dir, log, mini):
+def summarise(all_metrics, out_dir, log, mini, name="REDS"):
     """Mean +- std over runs per size and subnetwork -> results.json / results.csv / plots."""
     from mlperf_tiny.run_utils import write_json
     from reds.utils.plots import plot_results
@@ -502,7 +502,7 @@ def summarise(all_metrics, out_dir, log, mini):
         log(f"size {size.upper()} pretrained accuracy: {np.mean([r['pretrained_accuracy'] for r in runs]):.4f}")
     write_json(out_dir / "results.json", {"dataset": "mini" if mini else "full", "subnetworks": summary})
     _write_csv(out_dir / "results.csv", summary)
-    return plot_results(rows_by_model, out_dir / "plots", " (mini data)" if mini else "")
+    return plot_results(rows_by_model, out_dir / "plots", f" — {name}" + (" (mini data)" if mini else ""))
 
 
 def run(args):
@@ -526,7 +526,7 @@ def run(args):
             all_metrics.setdefault(size, []).append(run_one(args, size, run_index, data, out_dir, log))
     mini = "mini" in str(args.data_dir)
     if args.plot or not args.full_training:
-        summarise(all_metrics, out_dir, log, mini)
+        summarise(all_metrics, out_dir, log, mini, experiment)
     return all_metrics
 
 

@@ -52,6 +52,18 @@ def test_kws_dnn_end_to_end_on_mini_speech_commands(mini_data_dir, tmp_path):
     assert [r["accuracy"] for r in again["subnetworks"]] == pytest.approx([r["accuracy"] for r in rows])
 
 
+@pytest.mark.slow
+def test_kws_dnn_full_training_trains_plain_models_at_knapsack_widths(mini_data_dir, tmp_path):
+    out = tmp_path / "scratch"
+    kws_dnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--max_samples", "200", "--full_training",
+                  "--configurations_indexes", "0,1", "--model_sizes", "s", *QUICK])
+    metrics = json.loads((out / "s" / "run0" / "metrics.json").read_text())
+    rows = metrics["subnetworks"]
+    assert metrics["full_training"] and [r["subnetwork"] for r in rows] == ["100%", "25%"]
+    assert rows[1]["knapsack_layer_macs"] < rows[0]["knapsack_layer_macs"] == 250 * 144 + 2 * 144 * 144
+    assert len(list((out / "s" / "run0" / "knapsack_solver").glob("*.tflite"))) == 2
+
+
 def test_kws_ds_cnn_s_end_to_end_top_down_nested(mini_data_dir, tmp_path):
     out = tmp_path / "dscnn"
     kws_convolution_depthwise.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--model_sizes", "s",

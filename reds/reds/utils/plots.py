@@ -35,7 +35,7 @@ def plot_results(rows_by_model, out_dir, title_suffix=""):
             ys = [r[key] for r in rows]
             ax.plot(xs, ys, marker="o", label=label)
             pfig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label))
-        title = f"REDS {quantity} vs MACs{title_suffix}"
+        title = f"{quantity} vs MACs{title_suffix}"
         ax.set(xlabel="MACs (% of the full model)", ylabel=axis_label, title=title)
         ax.grid(alpha=0.3)
         ax.legend()
