@@ -62,7 +62,14 @@ def main(argv=None):
     suffix = " (mini data)" if mini else ""
     plot_history(out_dir / HISTORY_CSV, out_dir / "training_curves.png",
                  f"KWS {Flags.model_architecture} training{suffix}")
-    model.save(Flags.saved_model_path)
+    # A single-file model is written under a temporary name, then renamed: make treats it as "training done".
+    saved = Path(Flags.saved_model_path)
+    if saved.suffix in (".h5", ".hdf5", ".keras"):
+        tmp = saved.with_name(f"{saved.stem}.tmp{saved.suffix}")
+        model.save(str(tmp))
+        tmp.replace(saved)
+    else:  # a SavedModel directory
+        model.save(str(saved))
 
     summary = read_json(out_dir / METRICS_JSON) if (out_dir / METRICS_JSON).exists() else {}
     summary.update({"dataset": "mini" if mini else "speech_commands_v0.02", "params": int(model.count_params())})
