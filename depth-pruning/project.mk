@@ -12,7 +12,6 @@ DP_VWW_CUTS ?= conv1 block5
 DP_KWS_CUTS ?= conv1 block2
 DP_TAILS ?= True
 DP_VWW_EPOCHS ?= 2 1 1
-DP_VWW_BASE_EPOCHS ?= 3 1 1
 DP_KWS_EPOCHS ?= 8
 DP_KWS_BASE_EPOCHS ?= 12
 DP_EXTRA ?= --aux_bn_momentum 0.9
@@ -25,7 +24,6 @@ DP_VWW_CUTS ?= conv1 block1 block2 block3 block4 block5 block6 block7 block8 blo
 DP_KWS_CUTS ?= conv1 block1 block2 block3 block4
 DP_TAILS ?= True False
 DP_VWW_EPOCHS ?= 20 10 20
-DP_VWW_BASE_EPOCHS ?= 20 10 20
 DP_KWS_EPOCHS ?= 30
 DP_KWS_BASE_EPOCHS ?= 30
 DP_EXTRA ?=
@@ -40,23 +38,18 @@ depth-pruning-count: ## Depth pruning: params/MACs/FLOPs/int8 size per cut (VWW 
 	$(PY) -m depth_pruning.count --task vww --tflite
 	$(PY) -m depth_pruning.count --task kws --tflite
 
-# Base models: mlperf-tiny's trained model when its pipeline produced one, else trained here with mlperf_tiny.
-$(DP_RUN)/base/vww/vww_96.h5: | $(DP_DATA_STAMP)
-	@mkdir -p $(@D)
-	if [ -f $(RUN_ROOT)/mlperf/vww/vww_96.h5 ]; then cp $(RUN_ROOT)/mlperf/vww/vww_96.h5 $@; else \
-	  $(PY) -m mlperf_tiny.visual_wake_words.train_vww --data_dir $(DP_VWW_DATA) --out_dir $(@D) \
-	    --epochs_per_stage $(DP_VWW_BASE_EPOCHS) --clean_validation --seed $(SEED) --skip_image_check; fi
+# Base models: the mlperf-tiny pipelines' own outputs (rules in mlperf-tiny/mk/vww.mk and mk/kws.mk: VWW_RUN =
+# $(RUN_ROOT)/mlperf/vww, KWS_DIR = $(RUN_ROOT)/mlperf/kws). Written out because those fragments are included
+# after this one; make trains them with the mlperf recipe when missing and reuses them otherwise.
+DP_VWW_BASE := $(RUN_ROOT)/mlperf/vww/vww_96.h5
+DP_VWW_BASE_METRICS := $(RUN_ROOT)/mlperf/vww/metrics.json
+DP_KWS_BASE := $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5
+DP_KWS_BASE_METRICS := $(RUN_ROOT)/mlperf/kws/metrics.json
 
-$(DP_RUN)/base/kws/kws_ref_model.h5: | $(DP_DATA_STAMP)
-	@mkdir -p $(@D)
-	if [ -f $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5 ]; then cp $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5 $@; else \
-	  $(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
-	    --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_EXTRA); fi
-
-$(DP_RUN)/vww/sweep.json: $(DP_RUN)/base/vww/vww_96.h5
-	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_CUTS)" \
+$(DP_RUN)/vww/sweep.json: $(DP_VWW_BASE)
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) CUTS="$(DP_VWW_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
-	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_CUTS)" \
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) CUTS="$(DP_VWW_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
 
 depth-pruning-vww: $(DP_RUN)/vww/sweep.json ## Depth pruning VWW: sweep cuts of MobileNetV1-0.25 (aux + dense heads), int8, plots
@@ -69,10 +62,10 @@ depth-pruning-vww-gray: ## Depth pruning VWW grayscale (Pico4ML); needs DP_VWW_G
 	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_gray BASE_MODEL=$(DP_VWW_GRAY_BASE) CUTS="$(DP_VWW_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
 
-$(DP_RUN)/kws/sweep.json: $(DP_RUN)/base/kws/kws_ref_model.h5
-	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+$(DP_RUN)/kws/sweep.json: $(DP_KWS_BASE)
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
-	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
 
 depth-pruning-kws: $(DP_RUN)/kws/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
@@ -85,7 +78,7 @@ $(DP_RUN)/base/kws_hw/kws_hw_model.h5: | $(DP_DATA_STAMP)
 	  --model_architecture ds_cnn_flat --feature_type lfbe --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_EXTRA)
 
 depth-pruning-kws-hw: $(DP_KWS_HW_BASE) ## Depth pruning KWS "hardware" variant: LFBE features, flat-input DS-CNN
-	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_hw BASE_MODEL=$< CUTS="$(DP_KWS_CUTS)" \
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_hw BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn_hw.sh
 
 BENCH_TARGETS += depth-pruning-count

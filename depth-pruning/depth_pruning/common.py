@@ -134,8 +134,8 @@ def train_stages(model, train_data, val_data, run_dir, stages, loss, dataset, ve
     return model
 
 
-def finish_run(model, run_dir, record):
-    """Save the best pruned model and its result record (counts + accuracies)."""
+def finish_run(model, run_dir, record, title=None):
+    """Save the best pruned model and its result record (counts + accuracies); ``title`` names the curves plot."""
     from mlperf_tiny.counting import count_flops, count_macs, count_params
     from mlperf_tiny.run_utils import plot_history, write_json
 
@@ -148,7 +148,8 @@ def finish_run(model, run_dir, record):
     history = run_dir / "history.csv"
     if history.exists():
         suffix = " (mini data)" if record.get("dataset") == "mini" else ""
-        plot_history(history, run_dir / "training_curves.png", f"{record['cut']} + {record['aux_arch']}{suffix}")
+        title = title or f"{record['cut']} + {record['aux_arch']}"
+        plot_history(history, run_dir / "training_curves.png", f"{title}{suffix}")
     print(f"{run_dir}: val accuracy {record['val_accuracy']:.4f}, {record['params']:,} params, "
           f"{record['flops']:,} FLOPs")
     return record

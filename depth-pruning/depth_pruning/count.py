@@ -80,6 +80,63 @@ def format_table(records):
     return "\n".join(lines)
 
 
+def load_counted_model(path):
+    """A saved model to count: a run folder (its best ``model.h5``), an .h5 file or a SavedModel folder."""
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from depth_pruning.common import MODEL_FILE
+
+    path = Path(path)
+    if path.is_dir() and (path / MODEL_FILE).exists():
+        path = path / MODEL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}: pass a prune run folder, an .h5 file or a SavedModel folder")
+    return tf.keras.models.load_model(str(path), compile=False), path
+
+
+def get_compute_flops_parser(task):
+    parser = argparse.ArgumentParser(description=f"FLOPs of a saved {task} model (the original compute_flops.py); "
+                                                 "without --ckpt_name, the counts of every cut")
+    parser.add_argument("--ckpt_name", default=None,
+                        help="prune run folder (its best model.h5), .h5 file or SavedModel folder")
+    parser.add_argument("--skip_parser", nargs="?", const=True, default=False, type=_parse_bool,
+                        help="accepted for the original's command lines: it meant '--ckpt_name is the model "
+                             "itself'; here a run folder's best model is model.h5, so both spellings work")
+    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, choices=list(AUX_ARCHS),
+                        help="head for the per-cut table")
+    parser.add_argument("--tflite", action="store_true", help="also report the int8 TFLite size")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _parse_bool(value):
+    from depth_pruning.common import parse_bool
+
+    return parse_bool(value)
+
+
+def compute_flops_main(task, argv=None):
+    """``vww/compute_flops.py`` / ``kws/compute_flops.py``: counts of one saved model, or of every cut."""
+    args = get_compute_flops_parser(task).parse_args(argv)
+    if args.ckpt_name is None:
+        return main(["--task", task, "--aux_arch", args.aux_arch] + (["--tflite"] if args.tflite else [])
+                    + (["--json"] if args.json else []))
+    try:
+        model, path = load_counted_model(args.ckpt_name)
+    except (FileNotFoundError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    record = {"model": str(path), **count_model(model, with_tflite=args.tflite)}
+    if args.json:
+        print(json.dumps(record, indent=1))
+    else:
+        print(f"The {path} FLOPs is: {record['flops']}", flush=True)  # the original's output line
+        print(", ".join(f"{key} {value:,}" for key, value in record.items() if key != "model"))
+    return record
+
+
 def get_args_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -2,11 +2,13 @@
 
     python -m depth_pruning.sweep --sweep_dir runs/depth-pruning/vww --task vww [--base_accuracy 0.856]
 
-Reads ``<sweep_dir>/<run>/result.json`` of every run and writes ``sweep.csv`` / ``sweep.json`` with
+Reads ``<sweep_dir>/<run>/result.json`` of every depth-pruning run and writes ``sweep.csv`` / ``sweep.json`` with
 ``cut, params, macs, flops, int8_bytes, acc_frozen, acc_unfrozen, acc_int8`` (+ ``acc_dense``, ``int8_bytes_dense``
 for the depth-dense head), ``<task>.png`` (accuracy lines over grey Params (K) / FLOPs (M) bars per cut, as
 vww.png / kws.png) and ``<task>_size.png`` (accuracy vs int8 size, aux vs dense heads, as the HW plots).
 With several seeds the accuracies are means and ``*_std`` columns hold the standard deviations.
+``--magnitude`` collects the tfmot baseline runs instead: ``magnitude.csv/json`` (target and measured sparsity,
+accuracy, int8 accuracy and bytes per target sparsity).
 """
 
 import argparse
@@ -24,11 +26,40 @@ def _cut_order(cut):
     return -1 if cut == "conv1" else int(cut.removeprefix("block")) if cut.startswith("block") else 10**6
 
 
+MAGNITUDE_FIELDS = ["end_sparsity", "sparsity", "params", "val_accuracy", "acc_int8", "int8_bytes", "n_seeds"]
+
+
+def _results(sweep_dir):
+    return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob("*/result.json"))]
+
+
+def collect_magnitude(sweep_dir):
+    """One record per target sparsity of the tfmot baseline runs (means over seeds, ``*_std`` with several)."""
+    by_target = {}
+    for r in _results(sweep_dir):
+        if r.get("method") == "magnitude":
+            by_target.setdefault(r["end_sparsity"], []).append(r)
+    if not by_target:
+        raise FileNotFoundError(f"no magnitude-pruning */result.json under {sweep_dir}: run prune_*_mag first")
+    records = []
+    for target in sorted(by_target):
+        runs = by_target[target]
+        record = {"end_sparsity": target, "params": runs[0]["params"], "n_seeds": len(runs)}
+        for key in ("sparsity", "val_accuracy", "acc_int8", "int8_bytes"):
+            values = [r[key] for r in runs if key in r]
+            if values:
+                record[key] = float(np.mean(values)) if key != "int8_bytes" else int(values[0])
+                if len(values) > 1 and key != "int8_bytes":
+                    record[f"{key}_std"] = float(np.std(values))
+        records.append(record)
+    return records
+
+
 def collect(sweep_dir):
     """One record per cut from every ``result.json`` under ``sweep_dir`` (accuracy means over seeds)."""
-    results = [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob("*/result.json"))]
+    results = [r for r in _results(sweep_dir) if r.get("method") != "magnitude"]
     if not results:
-        raise FileNotFoundError(f"no */result.json under {sweep_dir}: run the prune scripts first")
+        raise FileNotFoundError(f"no depth-pruning */result.json under {sweep_dir}: run the prune scripts first")
     by_cut = {}
     for r in results:
         entry = by_cut.setdefault(r["cut"], {"cut": r["cut"], "_acc": {}})
@@ -61,14 +92,14 @@ def collect(sweep_dir):
     return records
 
 
-def write_records(records, out_dir):
+def write_records(records, out_dir, fields=FIELDS, name="sweep"):
     out_dir = Path(out_dir)
-    fields = FIELDS + sorted({k for r in records for k in r if k.endswith("_std")})
-    with open(out_dir / "sweep.csv", "w", newline="") as f:
+    fields = fields + sorted({k for r in records for k in r if k.endswith("_std")})
+    with open(out_dir / f"{name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records)
-    (out_dir / "sweep.json").write_text(json.dumps(records, indent=1) + "\n")
+    (out_dir / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
 
 
 def plot_sweep(records, out_png, title, base_accuracy=None):
@@ -139,11 +170,30 @@ def plot_size(records, out_png, title):
     return out_png
 
 
+# Where the mlperf_tiny runs keep the unpruned validation accuracy, in order of preference: the best epoch's
+# (KWS), the last epoch's (VWW without a monitored best), then a plain "accuracy".
+BASE_ACCURACY_KEYS = (("best", "val_accuracy"), ("best", "val_sparse_categorical_accuracy"), ("val_accuracy",),
+                      ("val_sparse_categorical_accuracy",), ("accuracy",))
+
+
+def base_accuracy_of(metrics):
+    """Unpruned validation accuracy (0-1) from an mlperf_tiny ``metrics.json``; None if it holds none."""
+    for path in BASE_ACCURACY_KEYS:
+        value = metrics
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)):
+            return value / 100 if value > 1 else float(value)
+    return None
+
+
 def get_args_parser(add_help=True):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
     parser.add_argument("--sweep_dir", required=True, help="folder whose sub-folders are prune runs")
     parser.add_argument("--task", required=True, help="figure name: vww, vww_gray, kws, kws_hw")
     parser.add_argument("--base_accuracy", type=float, default=None, help="unpruned accuracy (a line in the plot)")
+    parser.add_argument("--magnitude", action="store_true",
+                        help="collect tfmot magnitude-pruning runs into magnitude.csv/json instead of a cut sweep")
     parser.add_argument("--base_metrics", default=None,
                         help="JSON file with the unpruned accuracy (key val_accuracy or accuracy, 0-1 or %%)")
     return parser
@@ -151,13 +201,19 @@ def get_args_parser(add_help=True):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
+    if args.magnitude:
+        records = collect_magnitude(args.sweep_dir)
+        write_records(records, args.sweep_dir, MAGNITUDE_FIELDS, name="magnitude")
+        for r in records:
+            print(f"target {r['end_sparsity']:.2f}  sparsity {r.get('sparsity', float('nan')):.3f}  "
+                  f"acc {r.get('val_accuracy', float('nan')):.4f}  int8 {r.get('acc_int8', float('nan')):.4f}  "
+                  f"{r.get('int8_bytes', 0):,} B")
+        return records
     records = collect(args.sweep_dir)
     write_records(records, args.sweep_dir)
     base = args.base_accuracy
     if base is None and args.base_metrics and Path(args.base_metrics).exists():
-        metrics = json.loads(Path(args.base_metrics).read_text())
-        value = metrics.get("val_accuracy", metrics.get("accuracy"))
-        base = value / 100 if value is not None and value > 1 else value
+        base = base_accuracy_of(json.loads(Path(args.base_metrics).read_text()))
     datasets = {json.loads(p.read_text()).get("dataset") for p in Path(args.sweep_dir).glob("*/result.json")}
     suffix = " (mini data)" if "mini" in datasets else ""
     plot_sweep(records, Path(args.sweep_dir) / f"{args.task}.png", f"{args.task}: depth pruning{suffix}", base)

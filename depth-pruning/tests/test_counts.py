@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from depth_pruning import count
 
 # MobileNetV1-0.25 blocks (stride, pointwise channels) and the DS-CNN, written out from the paper's notes.

@@ -1,18 +1,13 @@
 """Cut logic, flags, and an end-to-end prune -> int8 -> evaluate -> sweep run on the mini VWW data."""
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from depth_pruning import common, sweep
 from depth_pruning.aux_models import AUX_ARCHS, check_aux_arch
 from depth_pruning.base_models import build_base_model
 from depth_pruning.pruning import build_pruned_model, cut_points, resolve_cut, tail_layer_names
-
-MINI_IMAGES_PER_CLASS = 60  # a small VWW subset keeps the end-to-end run to seconds
 
 
 @pytest.mark.parametrize("variant,cut,last_layer_index", [("vww", "block5", 3 + 6 * 5), ("kws", "block2", 3 + 6 * 2)])
@@ -61,16 +56,6 @@ def test_boolean_flags_accept_old_spellings():
     assert parser.parse_args(["--frozen_head"]).frozen_head is True
     with pytest.raises(SystemExit):
         parser.parse_args(["--frozen_head", "maybe"])
-
-
-@pytest.fixture(scope="module")
-def small_vww(mini_data_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("vww")
-    for name in ("person", "non_person"):
-        (root / name).mkdir()
-        for path in sorted((Path(mini_data_dir) / "vw_coco2014_96" / name).iterdir())[:MINI_IMAGES_PER_CLASS]:
-            shutil.copy(path, root / name / path.name)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +114,14 @@ def test_missing_base_model_is_a_clear_error(small_vww, tmp_path, capsys):
                             "--train_dir", str(tmp_path)])
     assert exc.value.code == 2
     assert "make mlperf-vww" in capsys.readouterr().err
+
+
+def test_compute_flops_entry_point_matches_the_run_record(frozen_run, capsys):
+    from depth_pruning.vww import compute_flops
+
+    run = frozen_run / "sweep" / "b1"
+    record = compute_flops.main(["--ckpt_name", str(run), "--skip_parser", "True"])
+    saved = json.loads((run / common.RESULT_FILE).read_text())
+    assert record["params"] == saved["params"] == 2546
+    assert record["flops"] == saved["flops"] and record["macs"] == saved["macs"]
+    assert f"FLOPs is: {saved['flops']}" in capsys.readouterr().out

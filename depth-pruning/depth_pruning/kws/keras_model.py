@@ -7,7 +7,6 @@ defined in one place.
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
 
 SPECTROGRAM_FRAMES = 49

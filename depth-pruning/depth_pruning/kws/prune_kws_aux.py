@@ -50,7 +50,6 @@ def _fit_input(dataset, model):
 
 
 def accuracy_of(model, dataset):
-    import numpy as np
 
     hits = total = 0
     for x, y in dataset.as_numpy_iterator():

@@ -6,7 +6,6 @@ files, un-augmented (``clean_validation=True``); ``--augmented_val`` restores th
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.visual_wake_words.train_vww import (
     AUGMENTATION,
     BATCH_SIZE,
