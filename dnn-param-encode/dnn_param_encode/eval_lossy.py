@@ -32,25 +32,21 @@ def main(argv=None):
     n = args.epoch_interval
     results = {}
     loader = val_loader(args.data_path, args.image_size, args.batch_size, args.workers) if args.data_path else None
-    methods = list(args.method)
-    all_summary = {}
-    for method in methods:
-        args.method = [method]
-        _, summary, last_decoded = run_pairs(args, "lossy")
-        all_summary.update(summary)
-        last_epoch = pair_list(args.epoch_first, args.epoch_last, n, args.include_last_pair)[-1][1]
+    _, summary, last_decoded = run_pairs(args, "lossy")
+    last_epoch = pair_list(args.epoch_first, args.epoch_last, n, args.include_last_pair)[-1][1]
+    if loader is not None:
+        original = load_state_dict(checkpoint_path(args.path_pt, last_epoch, args.learning_rate))
+        results["original"] = top1_accuracy(original, loader, args.arch)
+    for method, decoded in last_decoded.items():
         decoded_path = os.path.join(out_dir, f"decoded_{method}_n{n}_{last_epoch}_{args.learning_rate}.pt")
-        save_checkpoint(decoded_path, last_decoded, epoch=last_epoch, lr=args.learning_rate, arch=args.arch,
+        save_checkpoint(decoded_path, decoded, epoch=last_epoch, lr=args.learning_rate, arch=args.arch,
                         decoded_with=method)
         if loader is not None:
-            original = load_state_dict(checkpoint_path(args.path_pt, last_epoch, args.learning_rate))
-            if "original" not in results:
-                results["original"] = top1_accuracy(original, loader, args.arch)
-            results[method] = top1_accuracy(last_decoded, loader, args.arch)
-            print(f"top-1 at epoch {last_epoch}: original {results['original']:.3f}, {method} {results[method]:.3f}")
-    args.method = methods
+            results[method] = top1_accuracy(decoded, loader, args.arch)
+            print(f"top-1 at epoch {last_epoch} ({args.dataset_label}): original {results['original']:.3f}, "
+                  f"{method} {results[method]:.3f}")
     metrics = {"dataset": args.dataset_label, "epoch_interval": n, "learning_rate": args.learning_rate,
-               "summary": all_summary, "top1": results}
+               "summary": summary, "top1": results}
     with open(os.path.join(out_dir, f"lossy_lr{args.learning_rate}_n{n}_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics

@@ -72,6 +72,7 @@ def run_pairs(args, kind):
     csv_path = os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}.csv")
     rows = []
     cache = {}
+    last_decoded = {}
 
     def load(epoch):
         if epoch not in cache:
@@ -103,6 +104,7 @@ def run_pairs(args, kind):
                     raise RuntimeError(f"{method}: lossless round trip is not bit-exact at epoch {cur_epoch}")
                 rmse, max_err = rmse_and_max(true_p, dec_p)
                 reference = decoded
+                last_decoded[method] = decoded
                 n_params = stats["n"]
                 row = {
                     "epoch_prev": prev_epoch, "epoch_cur": cur_epoch, "n": n, "method": method,
@@ -129,7 +131,7 @@ def run_pairs(args, kind):
     summary = summarize(rows)
     with open(os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}_summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    return rows, summary, reference
+    return rows, summary, last_decoded
 
 
 def summarize(rows):

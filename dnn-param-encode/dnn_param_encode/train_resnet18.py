@@ -40,6 +40,9 @@ def get_args_parser(add_help=True):
     p.add_argument("--image-size", type=int, default=224, help="train crop / val crop size")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0 = torch's default); 1 is much faster on an oversubscribed machine")
+    p.add_argument("--dataset-label", default="imagenet", help="dataset name recorded by the trainer ('mini')")
     return p
 
 
@@ -72,7 +75,7 @@ def run_dero(args, lr_of_epoch):
             "--lr-gamma", str(args.lr_gamma), "--momentum", str(args.momentum), "--wd", str(args.weight_decay),
             "--batch-size", str(args.batch_size), "--workers", str(args.workers), "--keep-last", "0",
             "--train-crop-size", str(args.image_size), "--val-crop-size", str(args.image_size),
-            "--val-resize-size", str(resize), "--seed", str(args.seed), "--device", "cpu" if not torch.cuda.is_available() else "cuda"]
+            "--val-resize-size", str(resize), "--seed", str(args.seed), "--dataset-name", args.dataset_label, "--device", "cpu" if not torch.cuda.is_available() else "cuda"]
     last = os.path.join(dero_dir, "checkpoint.pth")
     if os.path.exists(last):
         if load_checkpoint(last).get("epoch", -1) + 1 >= args.epochs:
@@ -127,7 +130,7 @@ def run_minimal(args, lr_of_epoch):
             total_loss += loss.item() * labels.numel()
             count += labels.numel()
         acc = top1_accuracy(model.state_dict(), val)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": total_loss / max(count, 1), "val_top1": acc}
+        row = {"epoch": epoch + 1, "dataset": args.dataset_label, "lr": lr, "train_loss": total_loss / max(count, 1), "val_top1": acc}
         print(json.dumps(row))
         new = not os.path.exists(log_path)
         with open(log_path, "a", newline="") as f:
@@ -143,6 +146,8 @@ def run_minimal(args, lr_of_epoch):
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     with open(os.path.join(args.output_dir, "train_args.json"), "w") as f:
         json.dump(vars(args), f, indent=2)
 

@@ -1,0 +1,52 @@
+# dnn-param-encode: residual encoding of DNN parameters (Zhou et al., KBS 2023). Included by the root Makefile.
+#   make param-encode-resnet18 [MINI=1]   train ResNet-18 (a checkpoint per epoch) -> eval_lossless/eval_lossy
+#                                         for n = 1, 3, 5 -> bits/param plots
+#   make bench-param-encode [MINI=1]      MB/s and bits/param of every method vs zstd/lz4/byte grouping
+# Stages are files: <run>/checkpoints/.complete, <run>/eval/.complete, <run>/eval/bits_per_param.png.
+
+PE_RUN := $(RUN_ROOT)/dnn-param-encode/resnet18
+PE_CKPT := $(PE_RUN)/checkpoints
+PE_EVAL := $(PE_RUN)/eval
+PE_LOSSLESS_METHODS := ResEntropy ResPlaneANS ResIntDiffANS
+PE_LOSSY_METHODS := Float16 ResidualFloat16 ResEntropy16bits Res16bitsJointANS ResRoundANS
+ifeq ($(MINI),1)
+PE_DATA := $(MINI_DATA)/imagenet
+PE_DATA_READY := $(MINI_DATA)/.complete
+# 64x64 mini images trained at 32x32, one constant-lr phase of 11 epochs: pairs 1..10 (n=1), (1,4),(4,7) (n=3),
+# (1,6) (n=5) with the paper's range(first, last - n, n). One torch thread: 2 threads on 2 shared cores run
+# 10x slower under load.
+PE_TRAIN_ARGS := --epochs 11 --lr 0.01 --lr-step-size 1000 --batch-size 32 --image-size 32 --workers 0 --threads 1 --dataset-label mini
+PE_PHASES := 0.01:1:11
+PE_IMAGE_SIZE := 32
+PE_LABEL := mini
+else
+PE_DATA := $(DATA)/imagenet
+PE_DATA_READY := $(DATA)/imagenet/val
+# pytorch/examples ImageNet recipe (the paper's ResNet-18): 90 epochs, lr 0.1 / 10 every 30 epochs, batch 256.
+PE_TRAIN_ARGS := --epochs 90 --lr 0.1 --lr-step-size 30 --batch-size 256 --image-size 224 --workers 8
+PE_PHASES := 0.01:31:60 0.001:61:90
+PE_IMAGE_SIZE := 224
+PE_LABEL := imagenet
+endif
+
+##@ dnn-param-encode (residual parameter encoding, KBS 2023)
+.PHONY: param-encode-resnet18 bench-param-encode
+param-encode-resnet18: $(PE_EVAL)/bits_per_param.png ## Train ResNet-18 per-epoch checkpoints, code every pair (n=1,3,5), plot
+
+$(PE_CKPT)/.complete: | $(PE_DATA_READY)
+	$(PY) -m dnn_param_encode.train_resnet18 --data-path $(PE_DATA) --output-dir $(PE_CKPT) --seed $(SEED) $(PE_TRAIN_ARGS)
+
+$(PE_EVAL)/.complete: $(PE_CKPT)/.complete
+	PY=$(PY) PATH_PT=$(PE_CKPT) OUT_DIR=$(PE_EVAL) PHASES="$(PE_PHASES)" DATA_DIR=$(PE_DATA) \
+	IMAGE_SIZE=$(PE_IMAGE_SIZE) DATASET_LABEL=$(PE_LABEL) LOSSLESS_METHODS="$(PE_LOSSLESS_METHODS)" \
+	LOSSY_METHODS="$(PE_LOSSY_METHODS)" dnn-param-encode/scripts/eval_resnet18.sh
+	touch $@
+
+$(PE_EVAL)/bits_per_param.png: $(PE_EVAL)/.complete
+	$(PY) -m dnn_param_encode.plot --input-dir $(PE_EVAL) --output $@
+
+bench-param-encode: ## Encode/decode MB/s and bits/param of every method vs zstd-3, lz4, byte grouping + zstd
+	$(PY) -m dnn_param_encode.bench --path-pt $(PE_CKPT) --output $(PE_RUN)/bench.csv
+
+DEMO_TARGETS += param-encode-resnet18
+BENCH_TARGETS += bench-param-encode
