@@ -32,7 +32,8 @@ endif
 DP_SEEDS ?= $(SEED)
 DP_ENV = PY=$(PY) SEEDS="$(DP_SEEDS)" TAILS="$(DP_TAILS)"
 
-.PHONY: depth-pruning-vww depth-pruning-vww-gray depth-pruning-kws depth-pruning-kws-hw depth-pruning-count depth-pruning-report
+.PHONY: depth-pruning-vww depth-pruning-vww-gray depth-pruning-kws depth-pruning-kws-hw depth-pruning-count depth-pruning-report \
+	depth-pruning-report-kws depth-pruning-report-vww depth-pruning-vww-mag depth-pruning-kws-mag
 
 depth-pruning-count: ## Depth pruning: params/MACs/FLOPs/int8 size per cut (VWW and KWS; no data needed)
 	$(PY) -m depth_pruning.count --task vww --tflite
@@ -70,6 +71,43 @@ $(DP_RUN)/kws/sweep.json: $(DP_KWS_BASE)
 
 depth-pruning-kws: $(DP_RUN)/kws/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
 	@echo "depth-pruning-kws: $(DP_RUN)/kws/{sweep.csv,kws.png,kws_size.png}"
+
+# Multi-seed report (aux vs dense head, mean and std over seeds) in the demo sweep folders, so the demo's seed-0
+# runs are reused; report.md/json beside sweep.csv.
+DP_REPORT_SEEDS ?= 0 1 2
+DP_KWS_REPORT_CUTS ?= conv1 block2 block4
+DP_VWW_REPORT_CUTS ?= conv1 block2 block5
+$(DP_RUN)/kws/report.json: $(DP_KWS_BASE)
+	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
+	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
+	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task kws --base_metrics $(DP_KWS_BASE_METRICS)
+
+$(DP_RUN)/vww/report.json: $(DP_VWW_BASE)
+	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_REPORT_CUTS)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
+	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_REPORT_CUTS)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
+	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task vww --base_metrics $(DP_VWW_BASE_METRICS)
+
+depth-pruning-report-kws: $(DP_RUN)/kws/report.json ## Depth pruning: 3-seed aux-vs-dense report on KWS (report.md)
+depth-pruning-report-vww: $(DP_RUN)/vww/report.json ## Depth pruning: 3-seed aux-vs-dense report on VWW (report.md)
+depth-pruning-report: depth-pruning-report-kws depth-pruning-report-vww ## Depth pruning: both 3-seed reports
+
+# Magnitude-pruning baseline (tfmot ConstantSparsity sweep; MINI=1: three sparsities).
+ifeq ($(MINI),1)
+DP_MAG_SPARSITIES ?= 0.25 0.5 0.75
+else
+DP_MAG_SPARSITIES ?= 0.10 0.15 0.20 0.25 0.30 0.35 0.40 0.45 0.50 0.55 0.60 0.65 0.70 0.75 0.80 0.85 0.90 0.95
+endif
+depth-pruning-vww-mag: $(DP_VWW_BASE) ## Depth pruning baseline: tfmot magnitude pruning of the VWW base (magnitude.csv)
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_mag BASE_MODEL=$< SPARSITIES="$(DP_MAG_SPARSITIES)" \
+	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" $(DP_SCRIPTS)/prune_vww_mobilenet_mag_const.sh
+
+depth-pruning-kws-mag: $(DP_KWS_BASE) ## Depth pruning baseline: tfmot magnitude pruning of the KWS base (magnitude.csv)
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_mag BASE_MODEL=$< SPARSITIES="$(DP_MAG_SPARSITIES)" \
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_mag_constant.sh
 
 DP_KWS_HW_BASE ?= $(DP_RUN)/base/kws_hw/kws_hw_model.h5
 $(DP_RUN)/base/kws_hw/kws_hw_model.h5: | $(DP_DATA_STAMP)

@@ -2,7 +2,7 @@
 # Sweep the KWS cut points with an aux head: prune -> int8 quantize -> evaluate (test set) per cut, then plots.
 # Env: DATA_DIR (Speech Commands root, as mlperf_tiny KWS --data_dir), OUT_DIR, BASE_MODEL (trained DS-CNN .h5),
 # AUX_ARCH (dscnn32_16), CUTS (conv1 block1..block4), TAILS ("True False"), SEEDS (0), EPOCHS (30),
-# EXTRA (more flags for every step, e.g. "--mini" or "--feature_type lfbe"), TASK (kws), PY.
+# QUANTIZE (1), EXTRA (more flags for every step, e.g. "--mini" or "--feature_type lfbe"), TASK (kws), PY.
 set -euo pipefail
 PY=${PY:-python}
 DATA_DIR=${DATA_DIR:?set DATA_DIR to the Speech Commands data dir}
@@ -15,6 +15,7 @@ SEEDS=${SEEDS:-0}
 EPOCHS=${EPOCHS:-30}
 EXTRA=${EXTRA:-}
 TASK=${TASK:-kws}
+QUANTIZE=${QUANTIZE:-1}  # 0: no int8 conversion/evaluation (the multi-seed report only needs accuracies)
 
 for seed in $SEEDS; do
   for cut in $CUTS; do
@@ -27,7 +28,7 @@ for seed in $SEEDS; do
           --aux_arch "$AUX_ARCH" --data_dir "$DATA_DIR" --train_dir "$OUT_DIR" --ckpt_name "$name" \
           --frozen_head "$frozen" --seed "$seed" --epochs "$EPOCHS" --verbose 0 $EXTRA
       fi
-      if [ "$frozen" = True ] && ! grep -q acc_int8 "$run/result.json"; then
+      if [ "$QUANTIZE" = 1 ] && [ "$frozen" = True ] && ! grep -q acc_int8 "$run/result.json"; then
         # shellcheck disable=SC2086
         $PY -m depth_pruning.kws.quantize --run_dir "$run" --data_dir "$DATA_DIR" $EXTRA
         # shellcheck disable=SC2086

@@ -18,6 +18,7 @@ SCRIPT=${SCRIPT:-prune_vww_aux}
 COLOR_MODE=${COLOR_MODE:-rgb}
 EXTRA=${EXTRA:-}
 TASK=${TASK:-vww}
+QUANTIZE=${QUANTIZE:-1}  # 0: no int8 conversion/evaluation (the multi-seed report only needs accuracies)
 
 for seed in $SEEDS; do
   for cut in $CUTS; do
@@ -30,7 +31,7 @@ for seed in $SEEDS; do
           --aux_arch "$AUX_ARCH" --data_dir "$DATA_DIR" --train_dir "$OUT_DIR" --ckpt_name "$name" \
           --frozen_head "$frozen" --seed "$seed" --epochs_per_stage $EPOCHS_PER_STAGE --skip_image_check $EXTRA
       fi
-      if [ "$frozen" = True ] && ! grep -q acc_int8 "$run/result.json"; then
+      if [ "$QUANTIZE" = 1 ] && [ "$frozen" = True ] && ! grep -q acc_int8 "$run/result.json"; then
         $PY -m depth_pruning.vww.tflite_convert_quantize "$run" --data_dir "$DATA_DIR" --color_mode "$COLOR_MODE"
         $PY -m depth_pruning.vww.tflite_evaluate "$run" --data_dir "$DATA_DIR" --color_mode "$COLOR_MODE" --no_progress
       fi
