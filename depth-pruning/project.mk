@@ -1,5 +1,5 @@
 # depth-pruning: depth pruning with auxiliary networks (De Leon & Atienza, ICASSP 2022).
-# Pipeline per task: base model (reused from mlperf-tiny's run if there, else trained with mlperf_tiny) ->
+# Pipeline per task: base model (the mlperf-tiny target's output; trained by its rule when missing) ->
 # sweep over cuts (prune -> int8 quantize -> evaluate; resumable per cut) -> sweep.csv/json + plots.
 # MINI=1: mini data, a subset of cuts, reduced epochs, aux BN momentum 0.9 (see README).
 DP_RUN := $(RUN_ROOT)/depth-pruning
@@ -16,6 +16,8 @@ DP_KWS_EPOCHS ?= 8
 DP_KWS_BASE_EPOCHS ?= 12
 DP_EXTRA ?= --aux_bn_momentum 0.9
 DP_KWS_EXTRA ?= --mini
+# the mlperf-tiny mini KWS recipe's batch size (BN statistics need the updates; see mlperf-tiny/mk/kws.mk)
+DP_KWS_BASE_EXTRA ?= --mini --batch_size 16
 else
 DP_VWW_DATA := $(DATA)/vw_coco2014_96
 DP_KWS_DATA := $(DATA)
@@ -28,6 +30,7 @@ DP_KWS_EPOCHS ?= 30
 DP_KWS_BASE_EPOCHS ?= 30
 DP_EXTRA ?=
 DP_KWS_EXTRA ?=
+DP_KWS_BASE_EXTRA ?=
 endif
 DP_SEEDS ?= $(SEED)
 DP_ENV = PY=$(PY) SEEDS="$(DP_SEEDS)" TAILS="$(DP_TAILS)"
@@ -44,8 +47,22 @@ depth-pruning-count: ## Depth pruning: params/MACs/FLOPs/int8 size per cut (VWW 
 # after this one; make trains them with the mlperf recipe when missing and reuses them otherwise.
 DP_VWW_BASE := $(RUN_ROOT)/mlperf/vww/vww_96.h5
 DP_VWW_BASE_METRICS := $(RUN_ROOT)/mlperf/vww/metrics.json
+# KWS MFCC mel bins: 40 (MLPerf's) reuses mlperf-tiny's KWS base; the paper's 10 (DP_KWS_MEL_BINS=10) needs a
+# base trained on those features: trained here with mlperf_tiny's recipe and --num_mel_bins.
+DP_KWS_MEL_BINS ?= 40
+ifeq ($(DP_KWS_MEL_BINS),40)
 DP_KWS_BASE := $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5
 DP_KWS_BASE_METRICS := $(RUN_ROOT)/mlperf/kws/metrics.json
+else
+DP_KWS_BASE := $(DP_RUN)/base/kws_mel$(DP_KWS_MEL_BINS)/kws_ref_model.h5
+DP_KWS_BASE_METRICS := $(DP_RUN)/base/kws_mel$(DP_KWS_MEL_BINS)/metrics.json
+$(DP_KWS_BASE): | $(DP_DATA_STAMP)
+	$(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
+	  --tfl_file_name $(@D)/kws_ref_model.tflite --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) \
+	  --num_mel_bins $(DP_KWS_MEL_BINS) $(DP_KWS_BASE_EXTRA)
+endif
+DP_KWS_EXTRA += --num_mel_bins $(DP_KWS_MEL_BINS)
+DP_KWS_SWEEP := $(DP_RUN)/kws$(if $(filter-out 40,$(DP_KWS_MEL_BINS)),_mel$(DP_KWS_MEL_BINS))
 
 $(DP_RUN)/vww/sweep.json: $(DP_VWW_BASE)
 	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) CUTS="$(DP_VWW_CUTS)" \
@@ -63,21 +80,21 @@ depth-pruning-vww-gray: ## Depth pruning VWW grayscale (Pico4ML); needs DP_VWW_G
 	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_gray BASE_MODEL=$(DP_VWW_GRAY_BASE) CUTS="$(DP_VWW_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
 
-$(DP_RUN)/kws/sweep.json: $(DP_KWS_BASE)
+$(DP_KWS_SWEEP)/sweep.json: $(DP_KWS_BASE)
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
 
-depth-pruning-kws: $(DP_RUN)/kws/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
-	@echo "depth-pruning-kws: $(DP_RUN)/kws/{sweep.csv,kws.png,kws_size.png}"
+depth-pruning-kws: $(DP_KWS_SWEEP)/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
+	@echo "depth-pruning-kws: $(DP_KWS_SWEEP)/{sweep.csv,kws.png,kws_size.png}"
 
 # Multi-seed report (aux vs dense head, mean and std over seeds) in the demo sweep folders, so the demo's seed-0
 # runs are reused; report.md/json beside sweep.csv.
 DP_REPORT_SEEDS ?= 0 1 2
 DP_KWS_REPORT_CUTS ?= conv1 block2 block4
 DP_VWW_REPORT_CUTS ?= conv1 block2 block5
-$(DP_RUN)/kws/report.json: $(DP_KWS_BASE)
+$(DP_KWS_SWEEP)/report.json: $(DP_KWS_BASE)
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
@@ -91,7 +108,7 @@ $(DP_RUN)/vww/report.json: $(DP_VWW_BASE)
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
 	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task vww --base_metrics $(DP_VWW_BASE_METRICS)
 
-depth-pruning-report-kws: $(DP_RUN)/kws/report.json ## Depth pruning: 3-seed aux-vs-dense report on KWS (report.md)
+depth-pruning-report-kws: $(DP_KWS_SWEEP)/report.json ## Depth pruning: 3-seed aux-vs-dense report on KWS (report.md)
 depth-pruning-report-vww: $(DP_RUN)/vww/report.json ## Depth pruning: 3-seed aux-vs-dense report on VWW (report.md)
 depth-pruning-report: depth-pruning-report-kws depth-pruning-report-vww ## Depth pruning: both 3-seed reports
 
@@ -106,7 +123,7 @@ depth-pruning-vww-mag: $(DP_VWW_BASE) ## Depth pruning baseline: tfmot magnitude
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" $(DP_SCRIPTS)/prune_vww_mobilenet_mag_const.sh
 
 depth-pruning-kws-mag: $(DP_KWS_BASE) ## Depth pruning baseline: tfmot magnitude pruning of the KWS base (magnitude.csv)
-	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_mag BASE_MODEL=$< SPARSITIES="$(DP_MAG_SPARSITIES)" \
+	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_KWS_SWEEP)_mag BASE_MODEL=$< SPARSITIES="$(DP_MAG_SPARSITIES)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_mag_constant.sh
 
 DP_KWS_HW_BASE ?= $(DP_RUN)/base/kws_hw/kws_hw_model.h5

@@ -16,7 +16,7 @@ import argparse
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 from depth_pruning import common, magnitude
-from depth_pruning.kws.prune_kws_aux import MLPERF_MEL_BINS, PAPER_EPOCHS, _fit_input, accuracy_of
+from depth_pruning.kws.prune_kws_aux import PAPER_EPOCHS, _fit_input, accuracy_of
 
 
 def get_args_parser(add_help=True):
@@ -76,7 +76,7 @@ def prune(args):
               "aux_arch": "none", "pruning_scheme": args.pruning_scheme, "end_sparsity": args.end_sparsity,
               "end_step": end_step, **sparsity, "val_accuracy": val_accuracy, "val_split": "clean",
               "val_samples": val_samples, "feature_type": args.feature_type,
-              "mel_bins": MLPERF_MEL_BINS if args.feature_type == "mfcc" else args.dct_coefficient_count,
+              "mel_bins": args.num_mel_bins if args.feature_type == "mfcc" else args.dct_coefficient_count,
               "seed": args.seed, "dataset": dataset}
     if args.run_test_set:
         record["test_accuracy"], record["test_samples"] = accuracy_of(model, ds_test)
