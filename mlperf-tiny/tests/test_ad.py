@@ -68,7 +68,7 @@ def test_corrupt_wav_is_reported_with_its_path(tmp_path):
         common.file_to_vector_array(bad)
 
 
-AD_EPOCHS = 4
+AD_EPOCHS = 20  # 4 epochs left the float AUC at 0.62 (not learned); 20 reach 1.0 on this easy fixture
 
 
 @pytest.fixture(scope="module")
