@@ -289,8 +289,12 @@ def main(argv=None):
     if args.weights and not weights_file and (args.weights.endswith((".pth", ".pt")) or os.sep in args.weights):
         raise FileNotFoundError(f"--weights {args.weights}: no such checkpoint file")
     # a name that is not a file is a torchvision weights enum (the original recipe's meaning)
-    model = get_model(args.model, num_classes=num_classes,
-                      **({"weights": args.weights} if args.weights and not weights_file else {}))
+    try:
+        model = get_model(args.model, num_classes=num_classes,
+                          **({"weights": args.weights} if args.weights and not weights_file else {}))
+    except TypeError as e:  # our *dero/*plain builders have no torchvision weights
+        raise FileNotFoundError(f"--weights {args.weights}: neither a checkpoint file nor a torchvision weights "
+                                f"name that model '{args.model}' accepts ({e})") from None
     if weights_file:
         load_model_state(model, torch.load(weights_file, map_location="cpu", weights_only=False), weights_file,
                          args.model, key="model_ema" if args.weights_ema else "model")
