@@ -74,7 +74,7 @@ def main(argv=None):
                     dp_by_budget[p] = r.objective
                 vs_dp = (r.objective - dp_by_budget[p]) / dp_by_budget[p] if p in dp_by_budget else float("nan")
                 rows.append({"instance": name, "percentage": p, "vs_dp": vs_dp, **r.as_dict()})
-                print(f"{name:9} {solver:6} {p:>6.0%} {r.objective:>12.0f} {r.bound:>12.0f} {r.gap:>9.2e} "
+                print(f"{name:9} {solver:6} {p:>6.0%} {r.objective:>12.0f} {r.bound:>12.0f} {(r.gap if r.gap is not None else float('nan')):>9.2e} "
                       f"{vs_dp:>+9.2e} {r.status:>11} {r.seconds:>8.2f}  {list(r.widths)}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -49,14 +49,17 @@ class SolveResult:
 
     @property
     def gap(self):
+        """Relative optimality gap; None when no bound is known (the coarsened DP)."""
+        if not np.isfinite(self.bound):
+            return None
         return 0.0 if self.bound == self.objective else (self.bound - self.objective) / max(abs(self.bound), 1e-12)
 
     def as_dict(self):
         return {
             "widths": [int(w) for w in self.widths],
             "objective": float(self.objective),
-            "bound": float(self.bound),
-            "gap": float(self.gap),
+            "bound": float(self.bound) if np.isfinite(self.bound) else None,
+            "gap": self.gap,
             "model_macs": int(self.model_macs),
             "status": self.status,
             "seconds": round(float(self.seconds), 4),
@@ -617,9 +620,10 @@ def iterative_knapsack(problem, percentages, bottom_up=True, solver="dp", solver
         if result is None:
             raise KnapsackInfeasible(f"no selection within {capacity} MACs after {solver_max_iterations} tries")
         residual = capacity - result.model_macs
+        gap = "unknown" if result.gap is None else f"{result.gap:.2e}"
         log(f"knapsack {percentages[index]:.0%} target {target} MACs: widths {list(result.widths)}, "
             f"{result.model_macs} MACs, objective {result.objective:.0f}, bound {result.bound:.0f}, "
-            f"gap {result.gap:.2e}, {result.status}, {result.seconds:.2f} s ({result.solver})")
+            f"gap {gap}, {result.status}, {result.seconds:.2f} s ({result.solver})")
         if bottom_up:
             bounds = {"lower": list(result.widths)}
         elif td_nested:
