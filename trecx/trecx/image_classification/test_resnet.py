@@ -10,8 +10,6 @@ baseline-EE model).
 
 import argparse
 import sys
-from pathlib import Path
-
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
@@ -40,75 +38,21 @@ def get_args_parser(add_help=True):
     return parser
 
 
-def evaluate(args):
-    from mlperf_tiny import run_utils
-    from mlperf_tiny.counting import count_macs
-    from mlperf_tiny.image_classification import train as ic
-    from trecx import curves, helpers
-    from trecx import early_exit as ee
+FIGURES = {"Fig4a": ("model_with_ev_assist", "model_without_ev_assist"),
+           "Fig7a": ("model_with_ev_assist", "model_sdn", "model_branchynet")}
 
-    out_dir = Path(args.out_dir)
+
+def evaluate(args):
+    from mlperf_tiny.image_classification import train as ic
+    from trecx import helpers
+
     _, _, _, x_test, _, y_test, label_names = ic.load_cifar_10_data(args.data_dir)
     if args.num_test_samples > 0:
         x_test, y_test = x_test[: args.num_test_samples], y_test[: args.num_test_samples]
-    x_test, truth = x_test.astype(np.float32), y_test.argmax(1)
-    dataset = ic.dataset_label(args.data_dir)
-    suffix = " (mini data)" if dataset == "mini" else ""
-    shape, classes = x_test.shape[1:], len(label_names)
-
-    results = {"dataset": dataset, "num_test_samples": int(len(truth)), "models": {}}
-    baseline = None
-    if (out_dir / BASELINE[0] / helpers.FINAL_WEIGHTS).is_file():
-        model = helpers.load_trained(BASELINE[1], out_dir / BASELINE[0], shape, classes)
-        accuracy = float((helpers.evaluate_exits(model, x_test)[0].argmax(1) == truth).mean())
-        baseline = {"accuracy": accuracy, "macs": count_macs(model)}
-        print(f"===== baseline ResNet-8\nStandalone accuracy is {accuracy:.4f}")
-    results["baseline"] = baseline
-
-    curve_sets = {}
-    for run_name, (arch, label) in MODELS.items():
-        run_dir = out_dir / run_name
-        if not (run_dir / helpers.FINAL_WEIGHTS).is_file():
-            print(f"skipping {run_name}: {run_dir / helpers.FINAL_WEIGHTS} not found")
-            continue
-        print(f"===== {run_name} ({arch})")
-        model = helpers.load_trained(arch, run_dir, shape, classes)
-        probs = helpers.evaluate_exits(model, x_test)
-        accuracies = [float((p.argmax(1) == truth).mean()) for p in probs]
-        print("Standalone accuracies are " + " ".join(f"{a:.4f}" for a in accuracies))
-        entry = {"architecture": arch, "standalone_accuracies": accuracies, "params": model.count_params()}
-        if len(probs) == 2:
-            helpers.write_trecx_traces(out_dir / "trace_data", run_name, truth, probs[0], probs[1])
-            trace_ee, trace_ef = curves.load_trace_pair(out_dir / "trace_data", run_name)
-            macs_ee, macs_final = ee.exit_costs(model)
-            curve = curves.compute_curve(
-                trace_ee, trace_ef, macs_ee, macs_final, strict=args.strict_exit,
-                baseline_accuracy=None if baseline is None else baseline["accuracy"],
-                baseline_macs=None if baseline is None else baseline["macs"])
-            print(curves.format_tradeoffs(curve, label=f"[{run_name}] "))
-        else:
-            costs = helpers.side_exit_costs(model)
-            curve = {"points": helpers.multi_exit_curve(probs, truth, costs, strict=args.strict_exit), "exit_macs": costs}
-        entry["curve"] = curve
-        curve_sets[run_name] = (label, curve)
-        results["models"][run_name] = entry
-        if args.tflite and arch == "resnet_ev":
-            from trecx import deploy
-
-            entry["tflite"] = deploy.export_and_run(model, x_test, truth, out_dir / "tflite", run_name,
-                                                    calibration=x_test[:100], strict=args.strict_exit)
-
-    ref = None if baseline is None else (baseline["accuracy"], baseline["macs"])
-    figures = {"Fig4a": ("model_with_ev_assist", "model_without_ev_assist"),
-               "Fig7a": ("model_with_ev_assist", "model_sdn", "model_branchynet")}
-    for fig, names in figures.items():
-        chosen = {curve_sets[n][0]: curve_sets[n][1] for n in names if n in curve_sets}
-        if chosen:
-            curves.plot_curves(chosen, out_dir / "results" / f"{fig}.png",
-                               f"ResNet-8 / CIFAR-10 ({fig}){suffix}", baseline=ref)
-    run_utils.write_json(out_dir / "results" / "metrics.json", results)
-    print(f"wrote {out_dir / 'results'}")
-    return results
+    x_test = x_test.astype(np.float32)
+    return helpers.evaluate_task(args.out_dir, x_test, y_test.argmax(1), MODELS, BASELINE, FIGURES,
+                                 "ResNet-8 / CIFAR-10", ic.dataset_label(args.data_dir), len(label_names),
+                                 strict=args.strict_exit, tflite=args.tflite, calibration=x_test[:100])
 
 
 def main(argv=None):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-from trecx.flags import add_bool_flag
+from trecx import helpers
 
 ARCHITECTURES = ("resnet_ev", "resnet_noev", "resnet_sdn", "resnet_branchynet", "resnet_baselineEE", "resnet_v1_eembc")
 W_AUX = 0.5  # chosen in the paper to maximise the final exit's standalone accuracy (ResNet)
@@ -30,22 +30,16 @@ def get_args_parser(add_help=True):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("--model_architecture", choices=ARCHITECTURES, default="resnet_ev",
                         help="which model to train (resnet_v1_eembc: the plain baseline without early exit)")
-    parser.add_argument("--model_save_name", default="model_with_ev_assist",
-                        help="name of the run folder under --out_dir (and of the trace files)")
-    parser.add_argument("--W_aux", type=float, default=W_AUX, help="weight of the early exit's cross-entropy")
-    add_bool_flag(parser, "--isEV", "apply the EV weight-transfer schedule (needs an _ev architecture)")
-    add_bool_flag(parser, "--isTrecx", "T-RECX joint loss (accepted for compatibility: the joint loss is always "
-                                       "applied through per-output loss weights here)")
+    helpers.add_trecx_training_flags(parser, W_AUX, TRANSFER_FRACTION)
     parser.add_argument("--data_dir", default="cifar-10-batches-py", help="folder with the CIFAR-10 python pickles")
     parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")
     parser.add_argument("--epochs", type=int, default=ic.EPOCHS)
     parser.add_argument("--batch_size", type=int, default=ic.BATCH_SIZE)
     parser.add_argument("--learning_rate", type=float, default=ic.LEARNING_RATE, help="lr of epoch 0")
     parser.add_argument("--lr_decay", type=float, default=ic.LR_DECAY, help="lr multiplier per epoch")
-    parser.add_argument("--transfer_fraction", type=float, default=TRANSFER_FRACTION,
-                        help="fraction of epochs (from the start) with EV weight transfer")
-    parser.add_argument("--sdn_frozen_tau", action="store_true",
-                        help="reproduce the original code's SDN bug: exit loss weights frozen at 0.01")
+    parser.add_argument("--horizontal_flip", action=argparse.BooleanOptionalAction, default=True,
+                        help="random horizontal flips (MLPerf recipe); the MINI recipe turns them off because the "
+                             "mini CIFAR-10 classes are digits, which flipping turns into other shapes")
     parser.add_argument("--num_train_samples", type=int, default=-1, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--distribute", choices=("default", "mirrored"), default="default",
@@ -60,11 +54,8 @@ def train(args):
     from mlperf_tiny import run_utils
     from mlperf_tiny.image_classification import train as ic
     from mlperf_tiny.registry import get_model
-    from trecx import early_exit as ee
-    from trecx import helpers
 
-    if args.isEV and not args.model_architecture.endswith("_ev"):
-        raise SystemExit(f"--isEV needs an architecture with an EV branch (resnet_ev), not {args.model_architecture}")
+    helpers.check_ev_flag(args)
     out_dir = Path(args.out_dir) / args.model_save_name
     out_dir.mkdir(parents=True, exist_ok=True)
     run_utils.set_seed(args.seed)
@@ -77,35 +68,22 @@ def train(args):
 
     with ic.distribute_strategy(args.distribute).scope():
         model = get_model(args.model_architecture, input_shape=x_train.shape[1:], num_classes=len(label_names))
-        loss_weights = helpers.default_loss_weights(args.model_architecture, args.W_aux)
-        if len(model.output_names) == 1:
-            loss_weights = {model.output_names[0]: 1.0}
-        loss_weights = {name: loss_weights[name] for name in model.output_names}
-        ee.compile_joint(model, loss_weights, args.learning_rate)
+        loss_weights = helpers.compile_model(model, args.model_architecture, args.W_aux, args.learning_rate)
     initial_epoch = run_utils.resume_initial_epoch(out_dir, model)
     if initial_epoch:
         print(f"resuming {out_dir} after epoch {initial_epoch}")
 
-    flow = ic.make_datagen(0.0).flow(x_train.astype(np.float32), y_train, batch_size=args.batch_size, seed=args.seed)
+    augmentation = {**ic.AUGMENTATION, "horizontal_flip": args.horizontal_flip}
+    flow = tf.keras.preprocessing.image.ImageDataGenerator(**augmentation).flow(
+        x_train.astype(np.float32), y_train, batch_size=args.batch_size, seed=args.seed)
     callbacks = [tf.keras.callbacks.LearningRateScheduler(
         lambda epoch: ic.lr_schedule(epoch, args.learning_rate, args.lr_decay))]
-    if args.isEV:
-        transfer = ee.transfer_epochs_for(args.epochs, args.transfer_fraction)
-        callbacks.append(ee.make_weight_transfer_callback(transfer_epochs=transfer))
-    if args.model_architecture.endswith("_sdn"):
-        variables = [loss_weights[f"ee_{i + 1}"] for i in range(len(SDN_MAX_TAUS))]
-        callbacks.append(ee.make_sdn_ramp_callback(variables, SDN_MAX_TAUS, args.epochs, frozen=args.sdn_frozen_tau))
+    callbacks += helpers.early_exit_callbacks(args, loss_weights, args.epochs, SDN_MAX_TAUS)
     callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset}, total_epochs=args.epochs)
     if initial_epoch < args.epochs:
         model.fit(helpers.make_multi_output_sequence(flow, model), epochs=args.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=args.verbose)
-    tmp_path = out_dir / ("tmp." + helpers.FINAL_WEIGHTS)
-    model.save_weights(str(tmp_path))
-    tmp_path.replace(out_dir / helpers.FINAL_WEIGHTS)  # written last: the make target exists only when done
-    history_csv = out_dir / run_utils.HISTORY_CSV
-    if history_csv.exists():
-        suffix = " (mini data)" if dataset == "mini" else ""
-        run_utils.plot_history(history_csv, out_dir / "training_curves.png", f"{args.model_architecture}{suffix}")
+    helpers.save_final(model, out_dir, f"{args.model_architecture}{' (mini data)' if dataset == 'mini' else ''}")
     return out_dir
 
 

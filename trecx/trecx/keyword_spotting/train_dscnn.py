@@ -1,0 +1,104 @@
+"""Train a T-RECX (or baseline early-exit) DS-CNN on Speech Commands (original ``keyword_spotting/train_dscnn.py``).
+
+    python -m trecx.keyword_spotting.train_dscnn --data_dir data/ --model_architecture ds_cnn_ev --isTrecx --isEV \
+        --model_save_name model_with_ev_assist --out_dir runs/trecx/kws
+
+Flags are ``mlperf_tiny.keyword_spotting.kws_util``'s (data, MFCC, ``--epochs 36``, ``--batch_size 100``, step
+LR 5e-4/1e-4/2e-5) plus the T-RECX ones (``--W_aux 0.3``, ``--isEV``, ``--isTrecx``, ``--model_save_name``). Data
+comes from ``mlperf_tiny.keyword_spotting.get_dataset`` (tfds or the extracted tarballs; v0.5 batch shuffling).
+Joint loss CE(final) + W_aux CE(EE) (``ds_cnn_eefmaps_concat``: weights (1, 1) as the original); with --isEV the
+EE depthwise weights are copied into the EV layer before every batch of the first 30/36 epochs. Writes
+``<out_dir>/<model_save_name>/``: args.json, history.csv, metrics.json, last.weights.h5 (resume),
+model.weights.h5, training_curves.png. ``ds_cnn`` trains the plain MLPerf baseline with the same recipe.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from trecx import helpers
+
+ARCHITECTURES = ("ds_cnn_ev", "ds_cnn_noev", "ds_cnn_eefmaps_concat", "ds_cnn_sdn", "ds_cnn_branchynet", "ds_cnn")
+W_AUX = 0.3  # chosen in the paper to maximise the final exit's standalone accuracy (DS-CNN)
+TRANSFER_FRACTION = 30 / 36  # the original transfers weights during epochs 0..29 of 36
+SDN_MAX_TAUS = (0.25, 0.5, 0.75)  # SDN's C_i of the three DS-CNN internal classifiers
+SHUFFLE_BUFFER = 100_000  # shuffles the order of all batches (v0.5 shuffles batches, not clips)
+
+
+def get_args_parser(add_help=True):
+    from mlperf_tiny.keyword_spotting import kws_util
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False,
+                                     parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
+    parser.add_argument("--model_architecture", choices=ARCHITECTURES, default="ds_cnn_ev",
+                        help="which model to train (ds_cnn: the plain MLPerf baseline without early exit)")
+    helpers.add_trecx_training_flags(parser, W_AUX, TRANSFER_FRACTION)
+    parser.add_argument("--eefmaps_w_aux", action="store_true",
+                        help="fix: train ds_cnn_eefmaps_concat with W_aux (original: EE weight 1)")
+    parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    return parser
+
+
+def multi_output(dataset, model):
+    """(features, label) batches -> (features, {exit: label}) for multi-exit models."""
+    if len(model.output_names) == 1:
+        return dataset
+    names = list(model.output_names)
+    return dataset.map(lambda x, y: (x, {name: y for name in names}))
+
+
+def train(Flags):  # noqa: N803 (v0.5 name)
+    import tensorflow as tf
+
+    from mlperf_tiny import run_utils
+    from mlperf_tiny.keyword_spotting import get_dataset as kws_data
+    from mlperf_tiny.keyword_spotting import kws_util
+    from mlperf_tiny.registry import get_model
+
+    helpers.check_ev_flag(Flags)
+    out_dir = Path(Flags.out_dir) / Flags.model_save_name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_utils.set_seed(Flags.seed)
+    dataset = "mini" if kws_data.is_mini(Flags) else "speech_commands_v0.02"
+    run_utils.save_args({**vars(Flags), "dataset": dataset}, out_dir)
+    print(f"data: {Flags.data_dir}; training {Flags.model_architecture} for {Flags.epochs} epochs -> {out_dir}")
+    ds_train, _, ds_val = kws_data.get_training_data(Flags)
+    if Flags.shuffle_examples:
+        ds_train = ds_train.unbatch().shuffle(SHUFFLE_BUFFER, seed=Flags.seed).batch(Flags.batch_size)
+    else:
+        ds_train = ds_train.shuffle(SHUFFLE_BUFFER, seed=Flags.seed)
+
+    with kws_util.get_strategy(Flags.strategy).scope():
+        model = get_model(Flags.model_architecture, input_shape=(49, Flags.dct_coefficient_count, 1),
+                          num_classes=len(kws_data.LABELS))
+        loss_weights = helpers.compile_model(model, Flags.model_architecture, Flags.W_aux, Flags.learning_rate,
+                                             eefmaps_faithful=not Flags.eefmaps_w_aux)
+    initial_epoch = run_utils.resume_initial_epoch(out_dir, model)
+    if initial_epoch:
+        print(f"resuming {out_dir} after epoch {initial_epoch}")
+    callbacks = kws_util.get_callbacks(Flags)
+    callbacks += helpers.early_exit_callbacks(Flags, loss_weights, Flags.epochs, SDN_MAX_TAUS)
+    callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset}, total_epochs=Flags.epochs)
+    if initial_epoch < Flags.epochs:
+        model.fit(multi_output(ds_train, model).prefetch(tf.data.AUTOTUNE), validation_data=multi_output(ds_val, model),
+                  epochs=Flags.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=Flags.verbose)
+    helpers.save_final(model, out_dir, f"{Flags.model_architecture}{' (mini data)' if dataset == 'mini' else ''}")
+    return out_dir
+
+
+def main(argv=None):
+    from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError
+
+    Flags = get_args_parser().parse_args(argv)  # noqa: N806
+    try:
+        train(Flags)
+    except DatasetLayoutError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Train a T-RECX MobileNetV1-0.25 on Visual Wake Words (original ``visual_wake_words/train_mobnet.py``).
+
+    python -m trecx.visual_wake_words.train_mobnet model_with_ev_assist mobnet_ev [0.4 [lossNone]] \
+        --data_dir data/vw_coco2014_96 --out_dir runs/trecx/vww
+
+The original positional arguments: ``<model_save_name> <model_architecture> [W_aux] [lossNone]`` (``lossNone``:
+no loss on the EE, the original's ``loss=[None, CE]``). MLPerf Tiny VWW recipe from ``mlperf_tiny``: three stages
+of 20/10/20 epochs at Adam 1e-3/5e-4/2.5e-4 (Adam recompiled per stage), batch 32, rescale 1/255, augmentation,
+10% validation split. With mobnet_ev the EE depthwise weights are copied into the EV layer before every batch
+of stages 1-2 and of the first ``last_stage // 2 + 2`` epochs of stage 3 (the original's counter: 42 of 50).
+``mobilenet_v1`` trains the plain MLPerf baseline with the same recipe. Writes ``<out_dir>/<model_save_name>/``:
+args.json, history.csv, metrics.json, last.weights.h5 (resume), model.weights.h5, training_curves.png.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from trecx import helpers
+
+ARCHITECTURES = ("mobnet_ev", "mobnet_noev", "mobilenet_v1")
+W_AUX = 0.4  # the paper's choice for MobileNet (the original script's fallback was 0.3)
+NO_EE_LOSS = "lossNone"
+
+
+def transfer_epochs_vww(epochs_per_stage):
+    """Epochs with weight transfer in the original 3-stage schedule: every epoch of the earlier stages, then
+    epochs 0..last//2 + 1 of the last one (its callback stops after ``epoch > last // 2``)."""
+    *earlier, last = epochs_per_stage
+    return int(sum(earlier) + min(last // 2 + 2, last))
+
+
+def get_args_parser(add_help=True):
+    from mlperf_tiny.visual_wake_words import train_vww as vww
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
+    parser.add_argument("model_save_name", help="name of the run folder under --out_dir (and of the trace files)")
+    parser.add_argument("model_architecture", choices=ARCHITECTURES,
+                        help="which model to train (mobilenet_v1: the plain MLPerf baseline without early exit)")
+    parser.add_argument("W_aux", nargs="?", type=float, default=W_AUX, help="weight of the early exit's cross-entropy")
+    parser.add_argument("loss_mode", nargs="?", choices=(NO_EE_LOSS, "lossEE"), default="lossEE",
+                        help="lossNone: train without the EE loss (original 4th argument)")
+    parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
+    parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")
+    parser.add_argument("--epochs_per_stage", type=int, nargs="+", default=list(vww.EPOCHS_PER_STAGE))
+    parser.add_argument("--learning_rates", type=float, nargs="+", default=list(vww.LEARNING_RATES),
+                        help="Adam learning rate of each stage (Adam is recompiled per stage)")
+    parser.add_argument("--batch_size", type=int, default=vww.BATCH_SIZE)
+    parser.add_argument("--validation_split", type=float, default=vww.VALIDATION_SPLIT)
+    parser.add_argument("--sdn_frozen_tau", action="store_true", help=argparse.SUPPRESS)  # no SDN for VWW
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    return parser
+
+
+def train(args):
+    from mlperf_tiny import run_utils
+    from mlperf_tiny.visual_wake_words import train_vww as vww
+    from mlperf_tiny.registry import get_model
+
+    if len(args.epochs_per_stage) != len(args.learning_rates):
+        raise ValueError(f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
+                         f"{len(args.learning_rates)}")
+    out_dir = Path(args.out_dir) / args.model_save_name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = vww.check_vww_dir(args.data_dir, verify_images=False)
+    dataset = vww.dataset_label(args.data_dir)
+    run_utils.set_seed(args.seed)
+    run_utils.save_args({**vars(args), "dataset": dataset, "images_per_class": counts}, out_dir)
+    train_flow, val_flow = vww.make_generators(args.data_dir, args.batch_size, args.validation_split, args.seed)
+    w_aux = 0.0 if args.loss_mode == NO_EE_LOSS else args.W_aux
+    model = get_model(args.model_architecture, input_shape=(vww.IMAGE_SIZE, vww.IMAGE_SIZE, 3),
+                      num_classes=len(vww.CLASS_NAMES))
+    epochs_done = run_utils.resume_initial_epoch(out_dir, model)
+    if epochs_done:
+        print(f"resuming {out_dir} after epoch {epochs_done}")
+    total_epochs = int(sum(args.epochs_per_stage))
+    args.isEV = args.model_architecture.endswith("_ev")  # the original always transfers for mobnet_ev
+    args.transfer_fraction = transfer_epochs_vww(args.epochs_per_stage) / total_epochs
+    train_seq = helpers.make_multi_output_sequence(train_flow, model, one_hot=True)
+    val_seq = helpers.make_multi_output_sequence(val_flow, model, one_hot=True)
+    for (first, end), learning_rate in zip(vww.stage_bounds(args.epochs_per_stage), args.learning_rates):
+        if epochs_done >= end:
+            continue
+        loss_weights = helpers.compile_model(model, args.model_architecture, w_aux, learning_rate)  # fresh Adam
+        callbacks = helpers.early_exit_callbacks(args, loss_weights, total_epochs, ())
+        callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset},
+                                                  total_epochs=total_epochs)
+        model.fit(train_seq, epochs=end, initial_epoch=max(epochs_done, first), validation_data=val_seq,
+                  callbacks=callbacks, verbose=args.verbose)
+        epochs_done = end
+    helpers.save_final(model, out_dir, f"{args.model_architecture}{' (mini data)' if dataset == 'mini' else ''}")
+    return out_dir
+
+
+def main(argv=None):
+    from mlperf_tiny.visual_wake_words.train_vww import DatasetError
+
+    args = get_args_parser().parse_args(argv)
+    try:
+        train(args)
+    except (DatasetError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
