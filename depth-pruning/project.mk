@@ -82,9 +82,9 @@ depth-pruning-vww-gray: ## Depth pruning VWW grayscale (Pico4ML); needs DP_VWW_G
 
 $(DP_KWS_SWEEP)/sweep.json: $(DP_KWS_BASE)
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
 
 depth-pruning-kws: $(DP_KWS_SWEEP)/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
 	@echo "depth-pruning-kws: $(DP_KWS_SWEEP)/{sweep.csv,kws.png,kws_size.png}"
@@ -96,9 +96,9 @@ DP_KWS_REPORT_CUTS ?= conv1 block2 block4
 DP_VWW_REPORT_CUTS ?= conv1 block2 block5
 $(DP_KWS_SWEEP)/report.json: $(DP_KWS_BASE)
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
 	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task kws --base_metrics $(DP_KWS_BASE_METRICS)
 
 $(DP_RUN)/vww/report.json: $(DP_VWW_BASE)
@@ -134,7 +134,7 @@ $(DP_RUN)/base/kws_hw/kws_hw_model.h5: | $(DP_DATA_STAMP)
 
 depth-pruning-kws-hw: $(DP_KWS_HW_BASE) ## Depth pruning KWS "hardware" variant: LFBE features, flat-input DS-CNN
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_hw BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_EXTRA) $(DP_KWS_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn_hw.sh
+	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn_hw.sh
 
 BENCH_TARGETS += depth-pruning-count
 DEMO_TARGETS += depth-pruning-vww depth-pruning-kws

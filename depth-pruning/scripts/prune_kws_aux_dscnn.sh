@@ -2,7 +2,8 @@
 # Sweep the KWS cut points with an aux head: prune -> int8 quantize -> evaluate (test set) per cut, then plots.
 # Env: DATA_DIR (Speech Commands root, as mlperf_tiny KWS --data_dir), OUT_DIR, BASE_MODEL (trained DS-CNN .h5),
 # AUX_ARCH (dscnn32_16), CUTS (conv1 block1..block4), TAILS ("True False"), SEEDS (0), EPOCHS (30),
-# QUANTIZE (1), EXTRA (more flags for every step, e.g. "--mini" or "--feature_type lfbe"), TASK (kws), PY.
+# QUANTIZE (1), EXTRA (KWS data/feature flags for every step, e.g. "--mini" or "--feature_type lfbe"),
+# PRUNE_EXTRA (flags of prune_kws_aux only, e.g. "--aux_bn_momentum 0.9"), TASK (kws), PY.
 set -euo pipefail
 PY=${PY:-python}
 DATA_DIR=${DATA_DIR:?set DATA_DIR to the Speech Commands data dir}
@@ -14,6 +15,7 @@ TAILS=${TAILS:-True False}
 SEEDS=${SEEDS:-0}
 EPOCHS=${EPOCHS:-30}
 EXTRA=${EXTRA:-}
+PRUNE_EXTRA=${PRUNE_EXTRA:-}
 TASK=${TASK:-kws}
 QUANTIZE=${QUANTIZE:-1}  # 0: no int8 conversion/evaluation (the multi-seed report only needs accuracies)
 
@@ -26,7 +28,7 @@ for seed in $SEEDS; do
         # shellcheck disable=SC2086
         $PY -m depth_pruning.kws.prune_kws_aux --base_model_path "$BASE_MODEL" --attach_tensor_name "$cut" \
           --aux_arch "$AUX_ARCH" --data_dir "$DATA_DIR" --train_dir "$OUT_DIR" --ckpt_name "$name" \
-          --frozen_head "$frozen" --seed "$seed" --epochs "$EPOCHS" --verbose 0 $EXTRA
+          --frozen_head "$frozen" --seed "$seed" --epochs "$EPOCHS" --verbose 0 $EXTRA $PRUNE_EXTRA
       fi
       if [ "$QUANTIZE" = 1 ] && [ "$frozen" = True ] && ! grep -q acc_int8 "$run/result.json"; then
         # shellcheck disable=SC2086
