@@ -5,7 +5,7 @@
 # top-1 of the decoded models; empty to skip), IMAGE_SIZE, DATASET_LABEL, LOSSLESS_METHODS, LOSSY_METHODS, NS.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
-PATH_PT=${PATH_PT:?set PATH_PT to the folder of {epoch}_{lr}.pt checkpoints}
+PATH_PT=${PATH_PT:?set PATH_PT to the folder of the EPOCH_LR.pt checkpoints}
 OUT_DIR=${OUT_DIR:-$PATH_PT/eval}
 PHASES=${PHASES:-"0.01:31:60 0.001:61:90"}
 DATA_DIR=${DATA_DIR:-}

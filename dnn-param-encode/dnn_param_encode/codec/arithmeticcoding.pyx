@@ -38,24 +38,45 @@ class ArithmeticCodingError(ValueError):
     """Raised for inputs the coder cannot represent and for corrupt compressed data."""
 
 
+cdef extern from *:
+    int __builtin_clz(unsigned int x) nogil
+
+
+cdef inline int clz32(uint64_t x) noexcept nogil:
+    # leading zeros of a 32-bit value (32 for 0)
+    return 32 if x == 0 else __builtin_clz(<unsigned int>x)
+
+
 cdef struct BitWriter:
     uint8_t *buf
     Py_ssize_t capacity
     Py_ssize_t pos
-    uint32_t current  # bits accumulated for the current byte
+    uint64_t current  # pending bits, fewer than 8 between calls
     int filled
 
 
-cdef inline int write_bit(BitWriter *w, uint32_t bit) noexcept nogil:
-    w.current = (w.current << 1) | bit
-    w.filled += 1
-    if w.filled == 8:
+cdef inline int write_bits(BitWriter *w, uint64_t value, int nbits) noexcept nogil:
+    """Append the low nbits (<= 32) of value, MSB first."""
+    w.current = (w.current << nbits) | (value & ((<uint64_t>1 << nbits) - 1))
+    w.filled += nbits
+    while w.filled >= 8:
         if w.pos >= w.capacity:
             return -1
-        w.buf[w.pos] = <uint8_t>w.current
+        w.filled -= 8
+        w.buf[w.pos] = <uint8_t>(w.current >> w.filled)
         w.pos += 1
-        w.current = 0
-        w.filled = 0
+    w.current &= (<uint64_t>1 << w.filled) - 1
+    return 0
+
+
+cdef inline int write_repeated(BitWriter *w, uint64_t bit, uint64_t count) noexcept nogil:
+    cdef int chunk
+    cdef uint64_t ones = 0xFFFFFFFF if bit else 0
+    while count > 0:
+        chunk = <int>(32 if count > 32 else count)
+        if write_bits(w, ones, chunk) < 0:
+            return -1
+        count -= chunk
     return 0
 
 
@@ -73,36 +94,38 @@ def byte_counts(const uint8_t[::1] data):
 cdef int encode_payload(const uint8_t[::1] data, const uint64_t[::1] cum, BitWriter *w) noexcept nogil:
     """Arithmetic-code every byte and then EOF; returns -1 when the output buffer is full."""
     cdef uint64_t low = 0, high = STATE_MASK, rng, total = cum[257]
-    cdef uint64_t underflow = 0, bit, k
+    cdef uint64_t underflow = 0, bit
     cdef Py_ssize_t i, n = data.shape[0]
     cdef uint32_t sym
+    cdef int k
     for i in range(n + 1):
         sym = data[i] if i < n else 256
         rng = high - low + 1
         high = low + cum[sym + 1] * rng // total - 1
         low = low + cum[sym] * rng // total
-        # E1/E2: the top bits agree, so it is final; pending E3 bits follow it inverted.
-        while ((low ^ high) & HALF_RANGE) == 0:
+        # E1/E2: the k top bits of low and high agree, so they are final; the reference coder shifts them
+        # out one at a time, the first followed by the pending E3 bits inverted.
+        k = clz32(low ^ high)
+        if k > 0:
             bit = low >> (STATE_BITS - 1)
-            if write_bit(w, <uint32_t>bit) < 0:
+            if write_bits(w, bit, 1) < 0 or write_repeated(w, bit ^ 1, underflow) < 0:
                 return -1
-            for k in range(underflow):
-                if write_bit(w, <uint32_t>(bit ^ 1)) < 0:
-                    return -1
             underflow = 0
-            low = (low << 1) & STATE_MASK
-            high = ((high << 1) & STATE_MASK) | 1
-        # E3: low = 01..., high = 10...: drop the second-highest bit and remember it.
-        while (low & ~high & QUARTER_RANGE) != 0:
-            underflow += 1
-            low = (low << 1) ^ HALF_RANGE
-            high = ((high ^ HALF_RANGE) << 1) | HALF_RANGE | 1
+            if k > 1 and write_bits(w, low >> (STATE_BITS - k), k - 1) < 0:
+                return -1
+            low = (low << k) & STATE_MASK
+            high = ((high << k) & STATE_MASK) | ((<uint64_t>1 << k) - 1)
+        # E3: while low = 01..., high = 10..., drop the second-highest bit and remember it.
+        k = clz32((~(low & ~high)) & (STATE_MASK >> 1)) - 1
+        if k > 0:
+            underflow += k
+            low = (low << k) & (STATE_MASK >> 1)
+            high = ((high << k) & STATE_MASK) | HALF_RANGE | ((<uint64_t>1 << k) - 1)
     # finish(): one 1 bit, then the bit stream's zero padding of the last byte.
-    if write_bit(w, 1) < 0:
+    if write_bits(w, 1, 1) < 0:
         return -1
-    while w.filled != 0:
-        if write_bit(w, 0) < 0:
-            return -1
+    if w.filled and write_bits(w, 0, 8 - w.filled) < 0:
+        return -1
     return 0
 
 
@@ -150,58 +173,68 @@ cdef struct BitReader:
     const uint8_t *buf
     Py_ssize_t n
     Py_ssize_t pos
-    int bit_index
+    uint64_t current
+    int filled
 
 
-cdef inline uint64_t read_bit(BitReader *r) noexcept nogil:
-    # Past the end the reference decoder reads zeros.
-    cdef uint64_t bit
-    if r.pos >= r.n:
+cdef inline uint64_t read_bits(BitReader *r, int nbits) noexcept nogil:
+    """Next nbits (<= 32) MSB first; past the end the reference decoder reads zeros."""
+    cdef uint64_t out
+    if nbits == 0:
         return 0
-    bit = (r.buf[r.pos] >> (7 - r.bit_index)) & 1
-    r.bit_index += 1
-    if r.bit_index == 8:
-        r.bit_index = 0
+    while r.filled < nbits:
+        r.current = (r.current << 8) | (r.buf[r.pos] if r.pos < r.n else 0)
         r.pos += 1
-    return bit
+        r.filled += 8
+    r.filled -= nbits
+    out = r.current >> r.filled
+    r.current &= (<uint64_t>1 << r.filled) - 1
+    return out
+
+
+DEF LUT_BITS = 12
 
 
 cdef Py_ssize_t decode_payload(BitReader *r, const uint64_t[::1] cum, uint8_t *out,
                                Py_ssize_t out_capacity) noexcept nogil:
     """Decode until EOF; returns the number of bytes, -1 when more than out_capacity bytes decode."""
-    cdef uint64_t low = 0, high = STATE_MASK, code = 0, rng, total = cum[257], offset, value
+    cdef uint64_t low = 0, high = STATE_MASK, code, rng, total = cum[257], value
     cdef Py_ssize_t count = 0
-    cdef int i, start, end, middle
-    for i in range(STATE_BITS):
-        code = (code << 1) | read_bit(r)
+    cdef int k, sym, b, shift = 0
+    cdef int lut[(1 << LUT_BITS) + 1]
+    # lut[b]: the symbol whose interval holds value b << shift (search starts there, then scans forward)
+    while (total - 1) >> shift >= (1 << LUT_BITS):
+        shift += 1
+    sym = 0
+    for b in range((1 << LUT_BITS) + 1):
+        while sym < 256 and cum[sym + 1] <= (<uint64_t>b << shift):
+            sym += 1
+        lut[b] = sym
+    code = read_bits(r, STATE_BITS)
     while True:
         rng = high - low + 1
-        offset = code - low
-        value = ((offset + 1) * total - 1) // rng
-        start = 0
-        end = 257
-        while end - start > 1:
-            middle = (start + end) >> 1
-            if cum[middle] > value:
-                end = middle
-            else:
-                start = middle
-        if start == 256:
+        value = ((code - low + 1) * total - 1) // rng
+        sym = lut[value >> shift]
+        while cum[sym + 1] <= value:
+            sym += 1
+        if sym == 256:
             return count
         if count >= out_capacity:
             return -1
-        out[count] = <uint8_t>start
+        out[count] = <uint8_t>sym
         count += 1
-        high = low + cum[start + 1] * rng // total - 1
-        low = low + cum[start] * rng // total
-        while ((low ^ high) & HALF_RANGE) == 0:
-            code = ((code << 1) & STATE_MASK) | read_bit(r)
-            low = (low << 1) & STATE_MASK
-            high = ((high << 1) & STATE_MASK) | 1
-        while (low & ~high & QUARTER_RANGE) != 0:
-            code = (code & HALF_RANGE) | ((code << 1) & (STATE_MASK >> 1)) | read_bit(r)
-            low = (low << 1) ^ HALF_RANGE
-            high = ((high ^ HALF_RANGE) << 1) | HALF_RANGE | 1
+        high = low + cum[sym + 1] * rng // total - 1
+        low = low + cum[sym] * rng // total
+        k = clz32(low ^ high)
+        if k > 0:
+            code = ((code << k) & STATE_MASK) | read_bits(r, k)
+            low = (low << k) & STATE_MASK
+            high = ((high << k) & STATE_MASK) | ((<uint64_t>1 << k) - 1)
+        k = clz32((~(low & ~high)) & (STATE_MASK >> 1)) - 1
+        if k > 0:
+            code = (code & HALF_RANGE) | ((code << k) & (STATE_MASK >> 1)) | read_bits(r, k)
+            low = (low << k) & (STATE_MASK >> 1)
+            high = ((high << k) & STATE_MASK) | HALF_RANGE | ((<uint64_t>1 << k) - 1)
 
 
 def decompress(blob):
@@ -221,7 +254,8 @@ def decompress(blob):
     r.buf = &view[0]
     r.n = view.shape[0]
     r.pos = TABLE_BYTES
-    r.bit_index = 0
+    r.current = 0
+    r.filled = 0
     cdef Py_ssize_t count
     with nogil:
         count = decode_payload(&r, cum, &out_view[0], expected + 1)
