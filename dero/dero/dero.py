@@ -17,7 +17,6 @@ params and peak memory. Works on torch.fx-traceable models (torchvision ResNet, 
 
 import argparse
 import json
-import operator
 import os
 import sys
 import warnings
@@ -127,7 +126,7 @@ def op_refine(original: list[Op], ops: list[Op]) -> list[Op]:
             continue
         target = sum(_conv_params(original[i]) for i in seg)
 
-        def params_for(width: int) -> int:
+        def params_for(width: int, seg=seg, inner=inner) -> int:
             total = 0
             for j, i in enumerate(seg):
                 op = ops[i]

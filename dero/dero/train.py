@@ -107,7 +107,7 @@ def evaluate(model, criterion, data_loader, device, print_freq=100, log_suffix="
     if hasattr(data_loader.dataset, "__len__") and len(data_loader.dataset) != num_processed_samples:
         # DistributedSampler pads the last batch with repeated samples: results are then slightly off.
         warnings.warn(f"It looks like the dataset has {len(data_loader.dataset)} samples, but "
-                      f"{num_processed_samples} were used for the validation, which might bias the results.")
+                      f"{num_processed_samples} were used for the validation, which might bias the results.", stacklevel=2)
     metric_logger.synchronize_between_processes()
     print(f"{header} Acc@1 {metric_logger.acc1.global_avg:.3f} Acc@5 {metric_logger.acc5.global_avg:.3f}")
     return {"acc1": metric_logger.acc1.global_avg, "acc5": metric_logger.acc5.global_avg,

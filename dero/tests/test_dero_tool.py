@@ -4,10 +4,10 @@ import json
 
 import pytest
 import torch
-
-from dero import dero as tool
 from dero.models import get_model
 from dero.peak_memory import count_params, peak_memory
+
+from dero import dero as tool
 
 
 def test_mcunet_conversion_equals_handwritten_dero():

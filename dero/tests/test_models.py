@@ -4,7 +4,6 @@ import functools
 
 import pytest
 import torch
-
 from dero.models import UnknownModelError, get_model, list_models
 
 
@@ -20,7 +19,7 @@ def srconv_params(cin, cout, k, groups=1, shortcut_bn=True):
 def resnet_dero_params(block, layers, classes=1000):
     total = 3 * 64 * 49 + 2 * 64 + 2 * 64  # stem conv (no bias) + BN2 + BN3 of the image shortcut
     cin = 64
-    for stage, (width, n) in enumerate(zip((64, 128, 256, 512), layers)):
+    for width, n in zip((64, 128, 256, 512), layers):
         for _ in range(n):
             if block == "basic":
                 total += srconv_params(cin, width, 3) + srconv_params(width, width, 3)

@@ -4,13 +4,13 @@ import json
 
 import pytest
 import torch.nn as nn
-from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
-
-from dero import peak_memory as pm
 from dero.models import SRConv, get_model
 from dero.models.mcunet import InvertedResidual
 from dero.models.mcunet_dero import inverted_residual_dero
 from dero.models.srconv import PlainConv, merge
+from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
+
+from dero import peak_memory as pm
 
 
 class Merged(nn.Module):

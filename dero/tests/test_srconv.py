@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn as nn
-
 from dero.models import SRConv, match_channels, merge, sum_pool
 
 

@@ -8,8 +8,7 @@ import sys
 import pytest
 import torch
 
-from dero import train
-from dero.models import get_model
+from dero import models, train
 
 MODEL = "mcunet_dero_v2"  # smallest registry DERO model; the 18-block MCUNet keeps the runs to seconds
 SIZE_ARGS = ["--train-crop-size", "32", "--val-resize-size", "32", "--val-crop-size", "32"]
@@ -70,7 +69,7 @@ def test_keep_every_epoch_for_other_projects(tiny_imagenet, tmp_path):
 def test_checkpoint_from_another_model_is_a_clear_error(tiny_imagenet, tmp_path):
     ckpt = tmp_path / "other.pth"
     saved_args = train.get_args_parser().parse_args(["--data-path", str(tiny_imagenet), "--model", MODEL])
-    torch.save({"model": get_model(MODEL, num_classes=3).state_dict(), "args": saved_args, "num_classes": 3}, ckpt)
+    torch.save({"model": models.get_model(MODEL, num_classes=3).state_dict(), "args": saved_args, "num_classes": 3}, ckpt)
     with pytest.raises(train.CheckpointMismatchError, match=f"--model resnet18dero: it was saved from model '{MODEL}'"):
         train.main(["--model", "resnet18dero", "--data-path", str(tiny_imagenet), "--test-only", "--weights",
                     str(ckpt), "-j", "0", *SIZE_ARGS])
