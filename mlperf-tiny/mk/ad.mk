@@ -34,7 +34,8 @@ $(AD_DIR)/float_ToyCar_metrics.json: $(AD_DIR)/model_ToyCar.hdf5
 $(AD_DIR)/model_ToyCar_quant_fullint_micro_intio.tflite: $(AD_DIR)/model_ToyCar.hdf5
 	$(PY) -m mlperf_tiny.anomaly_detection.02_convert $(AD_ARGS)
 
-$(AD_DIR)/int8_ToyCar_metrics.json: $(AD_DIR)/model_ToyCar_quant_fullint_micro_intio.tflite
+# Order-only on the float stage: 01_test and 03_tflite_test both merge into metrics.json; never in parallel (-j).
+$(AD_DIR)/int8_ToyCar_metrics.json: $(AD_DIR)/model_ToyCar_quant_fullint_micro_intio.tflite | $(AD_DIR)/float_ToyCar_metrics.json
 	$(PY) -m mlperf_tiny.anomaly_detection.03_tflite_test $(AD_ARGS)
 
 DEMO_TARGETS += mlperf-ad

@@ -35,7 +35,8 @@ $(KWS_DIR)/kws_ref_model.h5: | $(KWS_DATA_STAMP)
 $(KWS_DIR)/kws_ref_model.tflite: $(KWS_DIR)/kws_ref_model.h5
 	$(PY) -m mlperf_tiny.keyword_spotting.quantize $(KWS_ARGS)
 
-$(KWS_DIR)/int8_test_metrics.json: $(KWS_DIR)/kws_ref_model.tflite
+# Order-only on the float stage: both merge into metrics.json (read-modify-write), so never run them in parallel (-j).
+$(KWS_DIR)/int8_test_metrics.json: $(KWS_DIR)/kws_ref_model.tflite | $(KWS_DIR)/float_test_metrics.json
 	$(PY) -m mlperf_tiny.keyword_spotting.eval_quantized_model $(KWS_ARGS) --target_set test
 
 $(KWS_DIR)/float_test_metrics.json: $(KWS_DIR)/kws_ref_model.h5

@@ -90,8 +90,10 @@ def main(argv=None):
         calibration = vectors[:: args.calibration_stride]
         print(f"{machine}: calibrating on {len(calibration)} vectors")
         float_path = save_tflite(convert_to_tflite(folded, int8=False), model_dir / f"model_{machine}.tflite")
-        int8_path = save_tflite(convert_to_tflite(folded, representative_samples=list(calibration)),
-                                model_dir / f"model_{machine}_quant_fullint_micro_intio.tflite")
+        # The int8 file is make's "conversion done" marker: written under a temporary name, then renamed.
+        int8_path = model_dir / f"model_{machine}_quant_fullint_micro_intio.tflite"
+        save_tflite(convert_to_tflite(folded, representative_samples=list(calibration)),
+                    int8_path.with_name(f"{int8_path.stem}.tmp.tflite")).replace(int8_path)
         outputs[machine] = {"float": str(float_path), "int8": str(int8_path),
                             "float_bytes": float_path.stat().st_size, "int8_bytes": int8_path.stat().st_size,
                             "calibration_vectors": len(calibration)}

@@ -43,13 +43,16 @@ def main(argv=None):
     print(f"calibrating on {len(cal_features)} validation clips")
 
     flatbuffer = convert_to_tflite(model, representative_samples=list(cal_features), int8=True, int8_io=True)
-    save_tflite(flatbuffer, Flags.tfl_file_name)
+    # Written under a temporary name and renamed last: make treats the .tflite as "quantization done".
+    tfl_file = Path(Flags.tfl_file_name)
+    tmp = save_tflite(flatbuffer, tfl_file.with_name(f"{tfl_file.stem}.tmp{tfl_file.suffix}"))
     tflite = TFLiteModel(model_content=flatbuffer)
     scale, zero_point = tflite.input_details["quantization"]
     info = {"tflite": str(Flags.tfl_file_name), "size_bytes": len(flatbuffer), "input_scale": float(scale),
             "input_zero_point": int(zero_point), "input_dtype": str(tflite.input_dtype.__name__),
             "output_dtype": str(tflite.output_dtype.__name__), "calibration_samples": len(cal_features)}
     write_json(out_dir / "quantize.json", info)
+    tmp.replace(tfl_file)
     print(f"wrote {Flags.tfl_file_name} ({len(flatbuffer)} bytes, input scale {scale:.4g} zero point {zero_point})")
     return info
 
