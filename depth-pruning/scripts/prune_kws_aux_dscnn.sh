@@ -24,6 +24,9 @@ for seed in $SEEDS; do
     for frozen in $TAILS; do
       name="${cut}_${AUX_ARCH}$([ "$frozen" = True ] || echo _unfrozen)_seed${seed}"
       run="$OUT_DIR/$name"
+      if [ -f "$run/args.json" ] && [ "$BASE_MODEL" -nt "$run/args.json" ]; then
+        echo "$run was trained from an older $BASE_MODEL: redoing it"; rm -rf "$run"
+      fi
       if [ ! -f "$run/result.json" ]; then
         # shellcheck disable=SC2086
         $PY -m depth_pruning.kws.prune_kws_aux --base_model_path "$BASE_MODEL" --attach_tensor_name "$cut" \

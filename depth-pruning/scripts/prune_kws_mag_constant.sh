@@ -18,6 +18,9 @@ for seed in $SEEDS; do
   for sparsity in $SPARSITIES; do
     name="mag_${SCHEME}_$(awk -v s="$sparsity" 'BEGIN { printf "%02d", s * 100 + 0.5 }')_seed${seed}"
     run="$OUT_DIR/$name"
+    if [ -f "$run/args.json" ] && [ "$BASE_MODEL" -nt "$run/args.json" ]; then
+      echo "$run was trained from an older $BASE_MODEL: redoing it"; rm -rf "$run"
+    fi
     if [ ! -f "$run/result.json" ]; then
       # shellcheck disable=SC2086
       $PY -m depth_pruning.kws.prune_kws_mag --base_model_path "$BASE_MODEL" --data_dir "$DATA_DIR" \

@@ -3,7 +3,8 @@
 # 0.10, 0.15, ..., 0.95, each fine-tuned with the VWW recipe, then int8 quantize + evaluate, then magnitude.csv.
 # Env: DATA_DIR (vw_coco2014_96), OUT_DIR, BASE_MODEL (trained MobileNetV1-0.25 .h5), SPARSITIES,
 # SCHEME (constant | polynomial), SEEDS (0), EPOCHS_PER_STAGE ("20 10 20"), EXTRA (more prune flags), PY.
-# A run whose result.json (and int8 metrics) exist is skipped, so an interrupted sweep resumes.
+# A run whose result.json (and int8 metrics) exist is skipped, so an interrupted sweep resumes; a run older
+# than BASE_MODEL is redone.
 set -euo pipefail
 PY=${PY:-python}
 DATA_DIR=${DATA_DIR:?set DATA_DIR to the vw_coco2014_96 folder}
@@ -19,6 +20,9 @@ for seed in $SEEDS; do
   for sparsity in $SPARSITIES; do
     name="mag_${SCHEME}_$(awk -v s="$sparsity" 'BEGIN { printf "%02d", s * 100 + 0.5 }')_seed${seed}"
     run="$OUT_DIR/$name"
+    if [ -f "$run/args.json" ] && [ "$BASE_MODEL" -nt "$run/args.json" ]; then
+      echo "$run was trained from an older $BASE_MODEL: redoing it"; rm -rf "$run"
+    fi
     if [ ! -f "$run/result.json" ]; then
       # shellcheck disable=SC2086
       $PY -m depth_pruning.vww.prune_vww_mag --base_model_path "$BASE_MODEL" --data_dir "$DATA_DIR" \
