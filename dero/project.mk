@@ -57,9 +57,9 @@ dero-peak-memory: ## Params + peak memory (int8 KB) of original/plain/DERO, MCUN
 dero-imagenet: $(RUNS)/dero/.imagenet-checked ## Check $(DATA)/imagenet (ImageFolder) and explain how to get it
 
 dero-compare-mini: ## Mini data: original vs plain vs DERO ResNet-18, fixed seeds (report in dero/README.md)
-	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),8) dero-resnet18 BASELINE=1
-	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),8) dero-resnet18 PLAIN=1
-	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),8) dero-resnet18
+	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),6) dero-resnet18 BASELINE=1
+	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),6) dero-resnet18 PLAIN=1
+	$(MAKE) --no-print-directory MINI=1 DERO_EPOCHS=$(or $(COMPARE_EPOCHS),6) dero-resnet18
 
 dero-test: ## dero's fast test suite
 	$(PY) -m pytest dero/tests $(PYTEST_ARGS)

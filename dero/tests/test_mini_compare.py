@@ -7,7 +7,7 @@ import pytest
 
 from dero import train
 
-COMPARE_EPOCHS = 8
+COMPARE_EPOCHS = 6
 TOLERANCE_POINTS = 2.0
 
 
