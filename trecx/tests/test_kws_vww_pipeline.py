@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-
-from trecx import curves
 from trecx.keyword_spotting import test_dscnn, train_dscnn
 from trecx.visual_wake_words import test_mobnet, train_mobnet
+
+from trecx import curves
 
 KWS_EE_MACS, KWS_FINAL_MACS = 1_501_536, 2_706_688
 VWW_EE_MACS, VWW_FINAL_MACS = 3_309_696, 8_710_208

@@ -7,9 +7,9 @@ import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from mlperf_tiny.counting import count_macs, count_params
 from mlperf_tiny.registry import get_model, list_models
+
 from trecx import early_exit as ee
 
 # Analytic conv+dense MACs of the three bases (from mlperf_tiny's docstrings, re-derived in README).
@@ -158,9 +158,10 @@ def test_weight_transfer_schedule(transfer_epochs):
     model.fit(x, {ee.EE_OUTPUT: y, ee.FINAL_OUTPUT: y}, batch_size=8, epochs=4, verbose=0, shuffle=False,
               callbacks=callbacks)
     during = [same for epoch, same in recorder.equal if epoch < transfer_epochs]
-    after = [same for epoch, same in recorder.equal if epoch >= transfer_epochs + 1]
-    assert all(during) and len(during) == 3 * transfer_epochs
-    assert after and not any(after), "DCONV_E-f must train freely (diverge) after the transfer phase"
+    after = [same for epoch, same in recorder.equal if epoch >= transfer_epochs]
+    assert all(during) and len(during) == 3 * transfer_epochs  # every batch start of every transfer epoch
+    # From the first batch after the phase (and always without transfer), DCONV_E-f trains freely: never equal.
+    assert len(after) == 3 * (4 - transfer_epochs) and not any(after)
 
 
 def test_sdn_ramp_intended_and_frozen():
@@ -175,7 +176,8 @@ def test_sdn_ramp_intended_and_frozen():
         weights["ee_1"] = weight
         ee.compile_joint(model, weights, 1e-3)
         seen = []
-        record = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(float(weight.numpy())))
+        record = tf.keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs, seen=seen, weight=weight: seen.append(float(weight.numpy())))
         ramp = ee.make_sdn_ramp_callback([weight], [0.5], epochs=3, frozen=frozen)
         model.fit(x, {n: y for n in model.output_names}, epochs=3, verbose=0, callbacks=[ramp, record])
         assert seen[-1] == pytest.approx(expected_last)

@@ -4,9 +4,9 @@ format, curves, plots, resumable training and the two-part int8 TFLite runner.""
 import json
 
 import pytest
+from trecx.image_classification import test_resnet, train_resnet
 
 from trecx import curves
-from trecx.image_classification import test_resnet, train_resnet
 
 
 @pytest.fixture(scope="module")

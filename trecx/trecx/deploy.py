@@ -7,8 +7,6 @@ accuracy and average MACs (per sample: C(part 1), plus C(part 2) when it ran).
 
 from pathlib import Path
 
-import numpy as np
-
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 DEPLOY_RHOS = (0.5, 0.7, 0.8, 0.9, 0.95)  # thresholds reported for the deployed pair
@@ -16,6 +14,7 @@ DEPLOY_RHOS = (0.5, 0.7, 0.8, 0.9, 0.95)  # thresholds reported for the deployed
 
 def export_parts(model, calibration, out_dir, name):
     from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+
     from trecx import early_exit as ee
 
     part1, part2 = ee.split_at_early_exit(model)

@@ -205,7 +205,6 @@ def run_dynamic_exit(part1, part2, samples, rho, strict=False):
     Returns (predictions, exited mask, total MACs). Part 2 is only invoked for samples below the threshold.
     """
     import numpy as np
-
     from mlperf_tiny.counting import count_macs
 
     macs1, macs2 = count_macs(part1), count_macs(part2)

@@ -7,9 +7,9 @@ registry and loaded from weights, so no custom-object bookkeeping is needed.
 
 from pathlib import Path
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from trecx import curves
 from trecx import early_exit as ee
 
@@ -99,7 +99,6 @@ def multi_exit_curve(probs, truth, exit_macs, rhos=None, strict=False):
 def side_exit_costs(model):
     """MACs of input -> each exit (exits in output order, final last)."""
     import tensorflow as tf
-
     from mlperf_tiny.counting import count_macs
 
     costs = []

@@ -17,8 +17,8 @@ ignores.
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
+
 from trecx import early_exit as ee
 
 NUM_CLASSES = 10

@@ -10,9 +10,9 @@ baseline-EE model).
 
 import argparse
 import sys
-import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import numpy as np
 
 # run folder name -> (architecture, label in plots); the names the original train_resnet.sh used.
 MODELS = {
@@ -44,6 +44,7 @@ FIGURES = {"Fig4a": ("model_with_ev_assist", "model_without_ev_assist"),
 
 def evaluate(args):
     from mlperf_tiny.image_classification import train as ic
+
     from trecx import helpers
 
     _, _, _, x_test, _, y_test, label_names = ic.load_cifar_10_data(args.data_dir)

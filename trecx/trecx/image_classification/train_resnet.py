@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from trecx import helpers
 
 ARCHITECTURES = ("resnet_ev", "resnet_noev", "resnet_sdn", "resnet_branchynet", "resnet_baselineEE", "resnet_v1_eembc")
@@ -50,7 +50,6 @@ def get_args_parser(add_help=True):
 
 def train(args):
     import tensorflow as tf
-
     from mlperf_tiny import run_utils
     from mlperf_tiny.image_classification import train as ic
     from mlperf_tiny.registry import get_model

@@ -17,8 +17,8 @@ Heads use Keras' default initializers (the original KWS code sets none) and no B
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
+
 from trecx import early_exit as ee
 
 NUM_CLASSES = 12

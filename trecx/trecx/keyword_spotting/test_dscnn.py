@@ -44,6 +44,7 @@ def get_args_parser(add_help=True):
 
 def evaluate(Flags):  # noqa: N803 (v0.5 name)
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
+
     from trecx import helpers
 
     x_test, y_test = kws_data.get_eval_arrays(Flags, "test")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
 from trecx import helpers
 
 ARCHITECTURES = ("ds_cnn_ev", "ds_cnn_noev", "ds_cnn_eefmaps_concat", "ds_cnn_sdn", "ds_cnn_branchynet", "ds_cnn")
@@ -51,7 +52,6 @@ def multi_output(dataset, model):
 
 def train(Flags):  # noqa: N803 (v0.5 name)
     import tensorflow as tf
-
     from mlperf_tiny import run_utils
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import kws_util

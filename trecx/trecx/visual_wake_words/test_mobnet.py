@@ -40,6 +40,7 @@ def get_args_parser(add_help=True):
 
 def evaluate(args):
     from mlperf_tiny.visual_wake_words import train_vww as vww
+
     from trecx import helpers
 
     vww.check_vww_dir(args.data_dir, verify_images=False)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+
 from trecx import helpers
 
 ARCHITECTURES = ("mobnet_ev", "mobnet_noev", "mobilenet_v1")
@@ -56,8 +57,8 @@ def get_args_parser(add_help=True):
 
 def train(args):
     from mlperf_tiny import run_utils
-    from mlperf_tiny.visual_wake_words import train_vww as vww
     from mlperf_tiny.registry import get_model
+    from mlperf_tiny.visual_wake_words import train_vww as vww
 
     if len(args.epochs_per_stage) != len(args.learning_rates):
         raise ValueError(f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "

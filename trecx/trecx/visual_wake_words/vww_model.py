@@ -11,8 +11,8 @@ Built on ``mlperf_tiny``'s MobileNetV1-0.25 (96x96x3, 2 classes). The early exit
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
+
 from trecx import early_exit as ee
 
 NUM_CLASSES = 2
