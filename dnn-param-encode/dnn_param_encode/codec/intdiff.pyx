@@ -22,12 +22,12 @@ cdef inline uint32_t monotone_inverse(uint32_t m) noexcept nogil:
     return m & 0x7FFFFFFFu if m & 0x80000000u else ~m
 
 
+cdef extern from *:
+    int __builtin_clz(unsigned int x) nogil
+
+
 cdef inline int bit_length(uint32_t z) noexcept nogil:
-    cdef int b = 0
-    while z:
-        z >>= 1
-        b += 1
-    return b
+    return 0 if z == 0 else 32 - __builtin_clz(z)
 
 
 def exponent_context(const uint32_t[::1] prev, int exponent_low, int n_ctx):

@@ -15,6 +15,34 @@ cnp.import_array()
 
 cdef uint64_t RANS_L = (<uint64_t>1) << 31  # lower bound of the normalised state interval
 
+cdef extern from *:
+    """
+    static inline unsigned long long dpe_mulhi64(unsigned long long a, unsigned long long b) {
+        return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+    }
+    """
+    uint64_t mulhi64 "dpe_mulhi64"(uint64_t a, uint64_t b) nogil
+
+
+def encoder_tables(freq_arr, cum_arr, int scale_bits):
+    """Per (context, symbol): reciprocal of the frequency, shift, bias and complement, so that encoding
+    divides by a multiply-high (Alverson's method, as in ryg_rans' rans64)."""
+    freq = freq_arr.astype(np.uint64)
+    start = cum_arr[:, :-1].astype(np.uint64)
+    rcp = np.zeros(freq.shape, dtype=np.uint64)
+    shift = np.zeros(freq.shape, dtype=np.uint32)
+    bias = start.copy()
+    one = freq <= 1
+    bias[one] = start[one] + (np.uint64(1) << np.uint64(scale_bits)) - np.uint64(1)
+    rcp[one] = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for c, s in zip(*np.nonzero(freq > 1)):
+        f = int(freq[c, s])
+        sh = (f - 1).bit_length()  # smallest sh with f <= 2^sh
+        rcp[c, s] = ((1 << (sh + 63)) + f - 1) // f
+        shift[c, s] = sh - 1
+    cmpl = (np.uint64(1) << np.uint64(scale_bits)) - freq
+    return rcp, shift, bias, cmpl
+
 ctypedef fused symbol_t:
     uint8_t
     uint16_t
@@ -69,24 +97,31 @@ def build_tables(freqs):
 def encode(const symbol_t[::1] symbols, freqs, int scale_bits, const uint8_t[::1] ctx=None, int ctx_period=1):
     """rANS-encode `symbols`; returns the coded uint32 words (state first)."""
     freq_arr, cum_arr = build_tables(freqs)
+    rcp_arr, shift_arr, bias_arr, cmpl_arr = encoder_tables(freq_arr, cum_arr, scale_bits)
     cdef const uint32_t[:, ::1] freq = freq_arr
-    cdef const uint32_t[:, ::1] cum = cum_arr
+    cdef const uint64_t[:, ::1] rcp = rcp_arr
+    cdef const uint32_t[:, ::1] rshift = shift_arr
+    cdef const uint64_t[:, ::1] bias = bias_arr
+    cdef const uint64_t[:, ::1] cmpl = cmpl_arr
     cdef Py_ssize_t n = symbols.shape[0], i
     cdef int alphabet = freq.shape[1]
     if ctx is not None and ctx.shape[0] != n:
         raise ValueError(f"context array has {ctx.shape[0]} entries for {n} symbols")
-    # Cost of the stream under the quantised model + slack bounds the number of output words.
+    if ctx_period < 1:
+        raise ValueError("ctx_period must be >= 1")
+    # every symbol costs at most scale_bits bits (frequency >= 1)
     cdef Py_ssize_t capacity = 4 + n * scale_bits // 32 + 1
     out = np.empty(capacity, dtype=np.uint32)
     cdef uint32_t[::1] o = out
     cdef Py_ssize_t pos = capacity
-    cdef uint64_t x = RANS_L, f, start, x_max_base = (RANS_L >> scale_bits) << 32
+    cdef uint64_t x = RANS_L, f, q, x_max_base = (RANS_L >> scale_bits) << 32
     cdef uint32_t s
-    cdef int c, bad = 0
+    cdef int c = <int>((n - 1) % ctx_period) if n > 0 else 0, bad = 0
     cdef bint use_ctx = ctx is not None
     with nogil:
         for i in range(n - 1, -1, -1):
-            c = ctx[i] if use_ctx else i % ctx_period
+            if use_ctx:
+                c = ctx[i]
             s = symbols[i]
             if s >= alphabet:
                 bad = 1
@@ -95,12 +130,15 @@ def encode(const symbol_t[::1] symbols, freqs, int scale_bits, const uint8_t[::1
             if f == 0:
                 bad = 1
                 break
-            start = cum[c, s]
             if x >= x_max_base * f:
                 pos -= 1
                 o[pos] = <uint32_t>x
                 x >>= 32
-            x = ((x // f) << scale_bits) + (x % f) + start
+            # x = (x // f) << scale_bits + x % f + start, with the division done by a multiply-high
+            q = mulhi64(x, rcp[c, s]) >> rshift[c, s]
+            x = x + bias[c, s] + q * cmpl[c, s]
+            if not use_ctx:
+                c = c - 1 if c > 0 else ctx_period - 1
         if not bad:
             pos -= 2
             o[pos] = <uint32_t>x
@@ -135,7 +173,7 @@ def decode(const uint32_t[::1] words, freqs, int scale_bits, Py_ssize_t n, const
     cdef uint64_t x = (<uint64_t>words[0]) | ((<uint64_t>words[1]) << 32), mask = ((<uint64_t>1) << scale_bits) - 1
     cdef uint64_t slot
     cdef uint32_t s
-    cdef int c, bad = 0
+    cdef int c = 0, bad = 0
     cdef bint use_ctx = ctx is not None
     cdef uint8_t[::1] o8
     cdef uint16_t[::1] o16
@@ -146,7 +184,8 @@ def decode(const uint32_t[::1] words, freqs, int scale_bits, Py_ssize_t n, const
         o8 = out
     with nogil:
         for i in range(n):
-            c = ctx[i] if use_ctx else i % ctx_period
+            if use_ctx:
+                c = ctx[i]
             if c >= n_ctx:
                 bad = 2
                 break
@@ -166,6 +205,8 @@ def decode(const uint32_t[::1] words, freqs, int scale_bits, Py_ssize_t n, const
                 o16[i] = <uint16_t>s
             else:
                 o8[i] = <uint8_t>s
+            if not use_ctx:
+                c = c + 1 if c + 1 < ctx_period else 0
     if bad == 1:
         raise RansError("rANS stream ended early: truncated or corrupt")
     if bad == 2:
@@ -249,9 +290,12 @@ def context_counts(const symbol_t[::1] symbols, int alphabet, const uint8_t[::1]
         n_ctx = (int(np.max(ctx)) + 1 if n else 1) if use_ctx else ctx_period
     counts = np.zeros((n_ctx, alphabet), dtype=np.int64)
     cdef int64_t[:, ::1] c = counts
-    cdef int k
+    cdef int k = 0
     with nogil:
         for i in range(n):
-            k = ctx[i] if use_ctx else i % ctx_period
+            if use_ctx:
+                k = ctx[i]
             c[k, symbols[i]] += 1
+            if not use_ctx:
+                k = k + 1 if k + 1 < ctx_period else 0
     return counts
