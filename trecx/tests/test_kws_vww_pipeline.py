@@ -10,6 +10,7 @@ from trecx.keyword_spotting import test_dscnn, train_dscnn
 from trecx.visual_wake_words import test_mobnet, train_mobnet
 
 from trecx import curves
+from trecx import early_exit as ee
 
 KWS_EE_MACS, KWS_FINAL_MACS = 1_501_536, 2_706_688
 VWW_EE_MACS, VWW_FINAL_MACS = 3_309_696, 8_710_208
@@ -83,6 +84,8 @@ def test_vww_train_and_test_cli(vww_run):
 def test_vww_transfer_schedule_and_bad_input(tmp_path):
     assert train_mobnet.transfer_epochs_vww([20, 10, 20]) == 42  # notes: all of stages 1-2 + epochs 0..11 of 3
     assert train_mobnet.transfer_epochs_vww([2, 1, 1]) == 4
+    # IC/KWS callback: stops after epoch (epochs // 5) * 4 + 1 -> 402 of 500 (notes), 30 of 36
+    assert [ee.original_transfer_epochs(n) for n in (500, 36, 8, 1)] == [402, 30, 6, 1]
     with pytest.raises(SystemExit):
         train_mobnet.main(["m", "mobnet_evv"])
     assert train_mobnet.main(["m", "mobnet_ev", "--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2

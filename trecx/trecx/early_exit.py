@@ -135,6 +135,12 @@ def make_weight_transfer_callback(source_layer=EE_DEPTHWISE, target_layer=EV_DEP
     return WeightTransfer()
 
 
+def original_transfer_epochs(epochs):
+    """Epochs with weight transfer in the original IC/KWS callback: it sets ``no_transfer`` at the end of an epoch
+    ``> (epochs // 5) * 4``, so epochs 0 .. (epochs // 5) * 4 + 1 transfer (IC 402 of 500, KWS 30 of 36)."""
+    return min((epochs // 5) * 4 + 2, epochs)
+
+
 def transfer_epochs_for(epochs, fraction):
     """Epochs with weight transfer: the original runs it for about the first 80% (IC 402/500, KWS 30/36)."""
     return int(round(epochs * fraction))

@@ -119,7 +119,7 @@ def load_trained(model_name, run_dir, input_shape, num_classes):
 
 
 # ----------------------------------------------------------------------------------- shared training driver
-def add_trecx_training_flags(parser, w_aux, transfer_fraction):
+def add_trecx_training_flags(parser, w_aux):
     """The T-RECX flags every train script has (original names), with the task's defaults."""
     from trecx.flags import add_bool_flag
 
@@ -129,8 +129,9 @@ def add_trecx_training_flags(parser, w_aux, transfer_fraction):
     add_bool_flag(parser, "--isEV", "apply the EV weight-transfer schedule (needs an _ev architecture)")
     add_bool_flag(parser, "--isTrecx", "T-RECX joint loss (accepted for compatibility: the joint loss is always "
                                        "applied through per-output loss weights here)")
-    parser.add_argument("--transfer_fraction", type=float, default=transfer_fraction,
-                        help="fraction of epochs (from the start) with EV weight transfer")
+    parser.add_argument("--transfer_fraction", type=float, default=None,
+                        help="fraction of epochs (from the start) with EV weight transfer (default: the original "
+                             "callback's count, (epochs // 5) * 4 + 2)")
     parser.add_argument("--sdn_frozen_tau", action="store_true",
                         help="reproduce the original code's SDN bug: exit loss weights frozen at 0.01")
     return parser
@@ -151,12 +152,17 @@ def compile_model(model, model_name, w_aux, learning_rate, eefmaps_faithful=True
     return weights
 
 
-def early_exit_callbacks(args, loss_weights, epochs, sdn_max_taus):
-    """Weight transfer (--isEV) and SDN's loss-weight ramp (``*_sdn`` architectures)."""
+def early_exit_callbacks(args, loss_weights, epochs, sdn_max_taus, transfer_epochs=None):
+    """Weight transfer (--isEV) and SDN's loss-weight ramp (``*_sdn`` architectures).
+
+    Transfer epochs: ``transfer_epochs`` if given, else ``--transfer_fraction`` of the epochs, else the original
+    callback's count (:func:`early_exit.original_transfer_epochs`)."""
     callbacks = []
     if args.isEV:
-        callbacks.append(ee.make_weight_transfer_callback(
-            transfer_epochs=ee.transfer_epochs_for(epochs, args.transfer_fraction)))
+        if transfer_epochs is None:
+            transfer_epochs = (ee.original_transfer_epochs(epochs) if args.transfer_fraction is None
+                               else ee.transfer_epochs_for(epochs, args.transfer_fraction))
+        callbacks.append(ee.make_weight_transfer_callback(transfer_epochs=transfer_epochs))
     if args.model_architecture.endswith("_sdn"):
         variables = [loss_weights[f"ee_{i + 1}"] for i in range(len(sdn_max_taus))]
         callbacks.append(ee.make_sdn_ramp_callback(variables, sdn_max_taus, epochs, frozen=args.sdn_frozen_tau))

@@ -5,7 +5,8 @@
 
 MLPerf Tiny IC recipe (from mlperf_tiny): Adam, lr 1e-3 * 0.99^epoch, batch 32, 500 epochs, augmentation
 (rotation 15, shifts 0.1, hflip), raw 0..255 pixels. Joint loss CE(final) + W_aux CE(EE) (+ L2). With --isEV
-the EE depthwise weights are copied into the EV depthwise layer before every batch of the first 80% of epochs.
+the EE depthwise weights are copied into the EV depthwise layer before every batch of epochs 0..(epochs // 5) * 4 + 1
+(402 of 500, as the original callback).
 Resumable: rerunning the same command continues after the last finished epoch.
 """
 
@@ -20,7 +21,6 @@ from trecx import helpers
 
 ARCHITECTURES = ("resnet_ev", "resnet_noev", "resnet_sdn", "resnet_branchynet", "resnet_baselineEE", "resnet_v1_eembc")
 W_AUX = 0.5  # chosen in the paper to maximise the final exit's standalone accuracy (ResNet)
-TRANSFER_FRACTION = 402 / 500  # the original transfers weights during epochs 0..401 of 500
 SDN_MAX_TAUS = (0.33, 0.66)  # SDN's C_i: relative cost of each internal classifier
 
 
@@ -30,7 +30,7 @@ def get_args_parser(add_help=True):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("--model_architecture", choices=ARCHITECTURES, default="resnet_ev",
                         help="which model to train (resnet_v1_eembc: the plain baseline without early exit)")
-    helpers.add_trecx_training_flags(parser, W_AUX, TRANSFER_FRACTION)
+    helpers.add_trecx_training_flags(parser, W_AUX)
     parser.add_argument("--data_dir", default="cifar-10-batches-py", help="folder with the CIFAR-10 python pickles")
     parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")
     parser.add_argument("--epochs", type=int, default=ic.EPOCHS)

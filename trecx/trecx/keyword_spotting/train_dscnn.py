@@ -7,7 +7,7 @@ Flags are ``mlperf_tiny.keyword_spotting.kws_util``'s (data, MFCC, ``--epochs 36
 LR 5e-4/1e-4/2e-5) plus the T-RECX ones (``--W_aux 0.3``, ``--isEV``, ``--isTrecx``, ``--model_save_name``). Data
 comes from ``mlperf_tiny.keyword_spotting.get_dataset`` (tfds or the extracted tarballs; v0.5 batch shuffling).
 Joint loss CE(final) + W_aux CE(EE) (``ds_cnn_eefmaps_concat``: weights (1, 1) as the original); with --isEV the
-EE depthwise weights are copied into the EV layer before every batch of the first 30/36 epochs. Writes
+EE depthwise weights are copied into the EV layer before every batch of epochs 0..(epochs // 5) * 4 + 1 (30 of 36). Writes
 ``<out_dir>/<model_save_name>/``: args.json, history.csv, metrics.json, last.weights.h5 (resume),
 model.weights.h5, training_curves.png. ``ds_cnn`` trains the plain MLPerf baseline with the same recipe.
 """
@@ -22,7 +22,6 @@ from trecx import helpers
 
 ARCHITECTURES = ("ds_cnn_ev", "ds_cnn_noev", "ds_cnn_eefmaps_concat", "ds_cnn_sdn", "ds_cnn_branchynet", "ds_cnn")
 W_AUX = 0.3  # chosen in the paper to maximise the final exit's standalone accuracy (DS-CNN)
-TRANSFER_FRACTION = 30 / 36  # the original transfers weights during epochs 0..29 of 36
 SDN_MAX_TAUS = (0.25, 0.5, 0.75)  # SDN's C_i of the three DS-CNN internal classifiers
 SHUFFLE_BUFFER = 100_000  # shuffles the order of all batches (v0.5 shuffles batches, not clips)
 
@@ -34,7 +33,7 @@ def get_args_parser(add_help=True):
                                      parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
     parser.add_argument("--model_architecture", choices=ARCHITECTURES, default="ds_cnn_ev",
                         help="which model to train (ds_cnn: the plain MLPerf baseline without early exit)")
-    helpers.add_trecx_training_flags(parser, W_AUX, TRANSFER_FRACTION)
+    helpers.add_trecx_training_flags(parser, W_AUX)
     parser.add_argument("--eefmaps_w_aux", action="store_true",
                         help="fix: train ds_cnn_eefmaps_concat with W_aux (original: EE weight 1)")
     parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")

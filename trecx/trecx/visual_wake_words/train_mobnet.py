@@ -49,7 +49,6 @@ def get_args_parser(add_help=True):
                         help="Adam learning rate of each stage (Adam is recompiled per stage)")
     parser.add_argument("--batch_size", type=int, default=vww.BATCH_SIZE)
     parser.add_argument("--validation_split", type=float, default=vww.VALIDATION_SPLIT)
-    parser.add_argument("--sdn_frozen_tau", action="store_true", help=argparse.SUPPRESS)  # no SDN for VWW
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
     return parser
@@ -78,14 +77,14 @@ def train(args):
         print(f"resuming {out_dir} after epoch {epochs_done}")
     total_epochs = int(sum(args.epochs_per_stage))
     args.isEV = args.model_architecture.endswith("_ev")  # the original always transfers for mobnet_ev
-    args.transfer_fraction = transfer_epochs_vww(args.epochs_per_stage) / total_epochs
     train_seq = helpers.make_multi_output_sequence(train_flow, model, one_hot=True)
     val_seq = helpers.make_multi_output_sequence(val_flow, model, one_hot=True)
     for (first, end), learning_rate in zip(vww.stage_bounds(args.epochs_per_stage), args.learning_rates):
         if epochs_done >= end:
             continue
         loss_weights = helpers.compile_model(model, args.model_architecture, w_aux, learning_rate)  # fresh Adam
-        callbacks = helpers.early_exit_callbacks(args, loss_weights, total_epochs, ())
+        callbacks = helpers.early_exit_callbacks(args, loss_weights, total_epochs, (),
+                                                 transfer_epochs_vww(args.epochs_per_stage))
         callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset},
                                                   total_epochs=total_epochs)
         model.fit(train_seq, epochs=end, initial_epoch=max(epochs_done, first), validation_data=val_seq,
