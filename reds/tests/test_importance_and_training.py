@@ -102,3 +102,17 @@ def test_batch_norm_recalibration_sets_population_statistics():
     bn = model.get_layer("bn_0")
     np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(bn.moving_variance.numpy(), conv.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+
+
+def test_resume_only_when_the_subnetworks_match(tmp_path):
+    model = km.dnn("s")
+    optimizer = forward.StepOneAdam(1e-3)
+    optimizer.build(model.trainable_variables)
+    log = forward.EpochLog(tmp_path, "joint")
+    widths = [{"dense_1": 144}, {"dense_1": 20}]
+    log.write(3, {"epoch": 3, "loss": 0.5}, model, optimizer, widths)
+    messages = []
+    assert log.resume(model, optimizer, model.trainable_variables, widths, messages.append) == 3
+    assert log.resume(model, optimizer, model.trainable_variables, [{"dense_1": 144}, {"dense_1": 30}],
+                      messages.append) == 0
+    assert "starting over" in messages[-1] and not log.csv.exists()

@@ -122,21 +122,31 @@ class EpochLog:
         self.weights = self.dir / f"{phase}_last.weights.h5"
         self.slots = self.dir / f"{phase}_optimizer.npz"
 
-    def resume(self, model, optimizer, variables):
+    def resume(self, model, optimizer, variables, signature=None, log=print):
+        """Epochs already done (0 = start fresh); restores weights and optimizer slots.
+
+        ``signature`` (the subnetwork widths) must match the saved one: a folder left by a run with another
+        configuration is not resumed but overwritten, with a warning.
+        """
         if not self.state.is_file() or not self.weights.is_file():
+            return 0
+        saved = json.loads(self.state.read_text())
+        if saved.get("signature") != signature:
+            log(f"{self.phase}: {self.state} belongs to other subnetworks ({saved.get('signature')}); starting over")
+            self.csv.unlink(missing_ok=True)
             return 0
         model.load_weights(str(self.weights))
         if isinstance(optimizer, StepOneAdam):
             optimizer.build(variables)
         if self.slots.is_file():
-            saved = np.load(self.slots)
+            saved_slots = np.load(self.slots)
             slots = optimizer_variables(optimizer)
-            if len(saved.files) == len(slots):
-                for var, key in zip(slots, saved.files):
-                    var.assign(saved[key])
-        return int(json.loads(self.state.read_text())["epoch"])
+            if len(saved_slots.files) == len(slots):
+                for var, key in zip(slots, saved_slots.files):
+                    var.assign(saved_slots[key])
+        return int(saved["epoch"])
 
-    def write(self, epoch, row, model, optimizer):
+    def write(self, epoch, row, model, optimizer, signature=None):
         self.dir.mkdir(parents=True, exist_ok=True)
         new = not self.csv.is_file()
         with self.csv.open("a", newline="") as f:
@@ -146,7 +156,7 @@ class EpochLog:
             writer.writerow(row)
         model.save_weights(str(self.weights))
         np.savez(self.slots, *[v.numpy() for v in optimizer_variables(optimizer)])
-        self.state.write_text(json.dumps({"epoch": epoch}))
+        self.state.write_text(json.dumps({"epoch": epoch, "signature": signature}))
 
 
 def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_size, out_dir, phase, log,
@@ -174,7 +184,8 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
     epoch_log = EpochLog(out_dir, phase)
     if isinstance(optimizer, StepOneAdam):
         optimizer.build(variables)
-    start_epoch = epoch_log.resume(reds_model.base, optimizer, variables)
+    signature = [{k: int(v) for k, v in w.items()} for w in reds_model.subnet_widths]
+    start_epoch = epoch_log.resume(reds_model.base, optimizer, variables, signature, log)
     if start_epoch:
         log(f"{phase}: resuming after epoch {start_epoch}")
     x, y = data["train"]
@@ -194,7 +205,7 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
             row[f"train_loss_{name}"] = round(totals[s] / steps, 5)
             row[f"val_acc_{name}"] = round(val[s][0], 5)
             row[f"test_acc_{name}"] = round(test[s][0], 5)
-        epoch_log.write(epoch, row, reds_model.base, optimizer)
+        epoch_log.write(epoch, row, reds_model.base, optimizer, signature)
         log(f"{phase} epoch {epoch}/{epochs}: " + ", ".join(
             f"{name} test {test[s][0]:.4f}" for s, name in enumerate(labels or range(len(totals)))))
         last = {"validation": val, "test": test}
