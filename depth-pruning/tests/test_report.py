@@ -7,6 +7,7 @@ from depth_pruning import report
 
 KWS_MINI_BASE_EPOCHS = 12  # the mlperf-tiny mini recipe (make MINI=1 mlperf-kws)
 KWS_MINI_HEAD_EPOCHS = 8  # project.mk DP_KWS_EPOCHS under MINI=1
+KWS_MINI_BATCH = 16  # the mini recipe of the base and of the heads (DP_KWS_PRUNE_EXTRA)
 SEEDS = (0, 1, 2)
 
 
@@ -41,14 +42,15 @@ def test_kws_mini_aux_beats_dense_and_rises_with_depth(mini_data_dir, tmp_path):
     data = ["--data_dir", str(mini_data_dir), "--mini"]
     base = tmp_path / "base.h5"
     train.main([*data, "--saved_model_path", str(base), "--tfl_file_name", str(tmp_path / "base.tflite"),
-                "--epochs", str(KWS_MINI_BASE_EPOCHS), "--batch_size", "16", "--seed", "0"])
+                "--epochs", str(KWS_MINI_BASE_EPOCHS), "--batch_size", str(KWS_MINI_BATCH), "--seed", "0"])
     for seed in SEEDS:
         for cut in ("conv1", "block2", "block4"):
             for head in ("dscnn32_16", "dense"):
                 prune_kws_aux.main([*data, "--base_model_path", str(base), "--attach_tensor_name", cut,
                                     "--aux_arch", head, "--train_dir", str(tmp_path / "sweep"),
                                     "--ckpt_name", f"{cut}_{head}_seed{seed}", "--seed", str(seed),
-                                    "--epochs", str(KWS_MINI_HEAD_EPOCHS), "--aux_bn_momentum", "0.9",
+                                    "--epochs", str(KWS_MINI_HEAD_EPOCHS), "--batch_size", str(KWS_MINI_BATCH),
+                                    "--aux_bn_momentum", "0.9",
                                     "--verbose", "0"])
     result = report.main(["--sweep_dir", str(tmp_path / "sweep"), "--task", "kws"])
     checks = result["checks"]
