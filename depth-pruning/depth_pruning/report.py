@@ -3,12 +3,13 @@
     python -m depth_pruning.report --sweep_dir runs/mini/depth-pruning/report/kws --task kws
 
 Reads the runs of a sweep run with several seeds (``SEEDS="0 1 2"`` in the sweep scripts, both the aux and the
-dense head) and writes ``report.json`` and ``report.md`` beside them, plus the sweep's CSV and plots. Checks,
+dense head) and writes ``report.json`` and ``report.md`` beside them (validation accuracy, and the test set's where the runs
+measured it), plus the sweep's CSV and plots. Checks,
 from the measured means only:
 
-- ``aux_beats_dense``: per cut, whether the aux head's mean accuracy is above the dense head's; the paper's
+- ``aux_beats_dense``: per cut, whether the aux head's mean validation accuracy is above the dense head's; the paper's
   claim is about the shallow cuts (the first half of the cuts swept).
-- ``rises_with_depth``: whether the aux head's mean accuracy at the deepest cut is above the one at the shallowest,
+- ``rises_with_depth``: whether the aux head's mean validation accuracy at the deepest cut is above the one at the shallowest,
   and the fraction of consecutive cut pairs along which it does not drop.
 """
 
@@ -27,7 +28,7 @@ def build_report(records):
     for r in records:
         row = {"cut": r["cut"], "params": r.get("params"), "int8_bytes": r.get("int8_bytes"),
                "n_seeds": r.get("n_seeds", 0)}
-        for kind in ("frozen", "dense", "unfrozen", "int8"):
+        for kind in ("frozen", "dense", "frozen_test", "dense_test", "unfrozen", "int8"):
             if f"acc_{kind}" in r:
                 row[f"acc_{kind}"] = r[f"acc_{kind}"]
                 row[f"acc_{kind}_std"] = r.get(f"acc_{kind}_std", 0.0)
@@ -60,11 +61,12 @@ def _cell(row, key):
 
 
 def to_markdown(report, title):
-    lines = [f"### {title}", "", "| cut | params | int8 bytes | aux (frozen) % | dense % | aux int8 % | seeds |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"### {title}", "", "| cut | params | int8 bytes | aux (frozen) val % | dense val % | aux test % | "
+             "dense test % | aux int8 % | seeds |", "|---|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         lines.append(f"| {row['cut']} | {_count(row['params'])} | {_count(row['int8_bytes'])} | "
-                     f"{_cell(row, 'acc_frozen')} | {_cell(row, 'acc_dense')} | {_cell(row, 'acc_int8')} | "
+                     f"{_cell(row, 'acc_frozen')} | {_cell(row, 'acc_dense')} | {_cell(row, 'acc_frozen_test')} | "
+                     f"{_cell(row, 'acc_dense_test')} | {_cell(row, 'acc_int8')} | "
                      f"{row['n_seeds']} |")
     checks = report["checks"]
     lines += ["", f"- aux beats dense at the shallow cuts ({', '.join(checks['shallow_cuts'])}): "

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 FIELDS = ["cut", "params", "macs", "flops", "int8_bytes", "acc_frozen", "acc_unfrozen", "acc_int8",
-          "acc_random", "acc_dense", "int8_bytes_dense", "n_seeds"]
+          "acc_random", "acc_dense", "int8_bytes_dense", "acc_frozen_test", "acc_dense_test", "n_seeds"]
 
 
 def _cut_order(cut):
@@ -77,6 +77,8 @@ def collect(sweep_dir):
         else:
             kind = "frozen" if r["frozen_tail"] else "unfrozen"
         entry["_acc"].setdefault(kind, []).append(r["val_accuracy"])
+        if "test_accuracy" in r:  # KWS: the held-out test set as well
+            entry["_acc"].setdefault(f"{kind}_test", []).append(r["test_accuracy"])
         if kind == "frozen" and "acc_int8" in r:
             entry["_acc"].setdefault("int8", []).append(r["acc_int8"])
     records = []
