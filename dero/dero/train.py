@@ -208,6 +208,16 @@ def load_model_state(model: nn.Module, checkpoint: dict, source: str, model_name
         ) from None
 
 
+def _git_sha() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def _rng_state(generator) -> dict:
     """RNG states of this process, so that a resumed run continues exactly like an uninterrupted one."""
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
@@ -401,7 +411,7 @@ def main(argv=None):
     if args.output_dir and utils.is_main_process():
         with open(os.path.join(args.output_dir, "args.json"), "w") as f:
             json.dump({**vars(args), "num_classes": num_classes, "torch": torch.__version__,
-                       "torchvision": torchvision.__version__}, f, indent=2)
+                       "torchvision": torchvision.__version__, "git_sha": _git_sha()}, f, indent=2)
 
     print("Start training")
     start_time = time.time()
