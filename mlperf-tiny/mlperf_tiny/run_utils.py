@@ -255,3 +255,17 @@ def plot_roc(curves, out_png, title):
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
     return out_png
+
+
+def distribute_strategy(name):
+    """``default`` (one device, the default strategy) or ``mirrored`` (all local GPUs, tf.distribute).
+
+    Shared by the training scripts' ``--distribute`` flag (IC and VWW use it; KWS and AD should too).
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise ValueError(f"unknown --distribute {name!r}: use default or mirrored")

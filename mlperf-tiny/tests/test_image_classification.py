@@ -74,6 +74,14 @@ def test_unknown_flag_is_an_error():
         train.get_args_parser().parse_args(["--epoch", "3"])
 
 
+def test_distribute_strategy_lives_in_run_utils():
+    from mlperf_tiny import run_utils
+
+    assert train.distribute_strategy is run_utils.distribute_strategy  # the name trecx imports still works
+    with pytest.raises(ValueError, match="use default or mirrored"):
+        run_utils.distribute_strategy("horovod")
+
+
 def test_lr_schedule_is_the_reference_decay():
     assert train.lr_schedule(0) == 1e-3
     assert train.lr_schedule(100) == pytest.approx(1e-3 * 0.99**100)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import distribute_strategy  # also reached as train.distribute_strategy (trecx)
 
 EPOCHS = 500
 BATCH_SIZE = 32
@@ -121,17 +122,6 @@ def make_datagen(validation_split=VALIDATION_SPLIT):
     import tensorflow as tf
 
     return tf.keras.preprocessing.image.ImageDataGenerator(**AUGMENTATION, validation_split=validation_split)
-
-
-def distribute_strategy(name):
-    """``default`` (one device, the default strategy) or ``mirrored`` (all local GPUs, tf.distribute)."""
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    raise ValueError(f"unknown --distribute {name!r}: use default or mirrored")
 
 
 def dataset_label(data_dir, explicit=None):

@@ -164,7 +164,6 @@ def train(args):
     import tensorflow as tf
 
     from mlperf_tiny import run_utils
-    from mlperf_tiny.image_classification.train import distribute_strategy
     from mlperf_tiny.registry import get_model
 
     if len(args.epochs_per_stage) != len(args.learning_rates):
@@ -180,7 +179,7 @@ def train(args):
                                            args.clean_validation)
     print(f"classes: {train_flow.class_indices}; {train_flow.samples} training, {val_flow.samples} validation images")
 
-    strategy = distribute_strategy(args.distribute)
+    strategy = run_utils.distribute_strategy(args.distribute)
     with strategy.scope():
         if args.init_model:
             model = tf.keras.models.load_model(args.init_model)
