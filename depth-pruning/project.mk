@@ -97,7 +97,8 @@ depth-pruning-kws: $(DP_KWS_SWEEP)/sweep.json ## Depth pruning KWS: sweep cuts o
 # runs are reused; report.md/json beside sweep.csv.
 DP_REPORT_SEEDS ?= 0 1 2
 DP_KWS_REPORT_CUTS ?= conv1 block2 block4
-DP_VWW_REPORT_CUTS ?= conv1 block2 block5
+# MINI=1: the demo's cuts, so its seed-0 runs are reused
+DP_VWW_REPORT_CUTS ?= $(if $(filter 1,$(MINI)),$(DP_VWW_CUTS),conv1 block2 block5)
 $(DP_KWS_SWEEP)/report.json: $(DP_KWS_BASE)
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
