@@ -41,7 +41,7 @@ REFERENCE_FREE_METHODS = ("Float16",)
 
 # Paper's steps: 2^-15 for YOLOv5 (its dec2bin as written), 2^-17 for ResNet-18 (the commented x4 line).
 DEFAULT_STEP_BITS = {"yolo": 15, "resnet": 17}
-BYTE_SCALE_BITS = 16  # rANS table precision for byte alphabets: < 0.01% over H0 at 256 symbols
+BYTE_SCALE_BITS = 12  # rANS table precision for byte alphabets: ~0.4% over H0, but a 4096-slot decode table stays in L1
 # IntDiff: symbols carry the bit length and the two bits after the leading one; the rest is raw.
 INTDIFF_KEPT_BITS = 2
 INTDIFF_EXPONENT_LOW = 96  # reference exponents below map to context 0 (|w| < 2^-31 behaves like zero)
@@ -171,9 +171,12 @@ def rans_decode_stream(table_blob, payload, n, ctx=None, ctx_period=1, out_dtype
         raise CodecError(str(exc)) from exc
 
 
+WIDE_MIN_SCALE_BITS = 16  # 16-bit alphabets: at least 2^16 slots
+
+
 def scale_bits_for(alphabet_used):
-    """Table precision: 16 bits unless many symbols are in use (then 4 spare bits above log2 of their count)."""
-    return int(min(24, max(BYTE_SCALE_BITS, math.ceil(math.log2(max(alphabet_used, 1))) + 4)))
+    """Table precision for 16-bit alphabets: 4 spare bits above log2 of the symbols in use, 16..22 bits."""
+    return int(min(22, max(WIDE_MIN_SCALE_BITS, math.ceil(math.log2(max(alphabet_used, 1))) + 4)))
 
 
 # -------------------------------------------------------------------------------------------- escapes
