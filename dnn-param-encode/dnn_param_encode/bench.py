@@ -17,10 +17,17 @@ import time
 import lz4.frame
 import numpy as np
 import zstandard
-
 from dnn_param_encode.checkpoints import load_state_dict
 from dnn_param_encode.codec import arithmeticcoding, reference
-from dnn_param_encode.compression import ALL_METHODS, LOSSLESS_METHODS, MethodConfig, decode_stream, encode_stream, entropy_bits, rmse_and_max
+from dnn_param_encode.compression import (
+    ALL_METHODS,
+    LOSSLESS_METHODS,
+    MethodConfig,
+    decode_stream,
+    encode_stream,
+    entropy_bits,
+    rmse_and_max,
+)
 from dnn_param_encode.fileformat import flat_float32, tensor_role
 
 REFERENCE_SLICE_BYTES = 200_000  # the pure-Python coder handles ~0.05-0.3 MB/s: time a slice only

@@ -8,7 +8,6 @@ import os
 from collections import OrderedDict
 
 import torch
-
 from dnn_param_encode.compression import CodecError
 
 

@@ -29,7 +29,6 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from dnn_param_encode.codec import arithmeticcoding, convert, intdiff, rans
 
 LOSSLESS_METHODS = ("ResEntropy", "ResPlaneANS", "ResIntDiffANS")

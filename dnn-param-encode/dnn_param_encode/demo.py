@@ -9,9 +9,14 @@ import json
 import time
 
 import numpy as np
-
 from dnn_param_encode.checkpoints import load_state_dict
-from dnn_param_encode.compression import ALL_METHODS, DEFAULT_STEP_BITS, REFERENCE_FREE_METHODS, MethodConfig, rmse_and_max
+from dnn_param_encode.compression import (
+    ALL_METHODS,
+    DEFAULT_STEP_BITS,
+    REFERENCE_FREE_METHODS,
+    MethodConfig,
+    rmse_and_max,
+)
 from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, flat_float32, tensor_role
 
 

@@ -12,11 +12,10 @@ import os
 import time
 
 import numpy as np
-from tqdm import tqdm
-
 from dnn_param_encode.checkpoints import checkpoint_path, load_state_dict
 from dnn_param_encode.compression import ALL_METHODS, DEFAULT_STEP_BITS, MethodConfig, rmse_and_max
 from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, flat_float32, tensor_role
+from tqdm import tqdm
 
 CSV_FIELDS = ["epoch_prev", "epoch_cur", "n", "method", "orig_bytes", "comp_bytes", "bits_per_param",
               "entropy_bound", "enc_s", "dec_s", "max_err", "rmse",

@@ -5,10 +5,9 @@ import json
 
 import torch
 import torchvision
+from dnn_param_encode.checkpoints import load_state_dict
 from torchvision import transforms
 from tqdm import tqdm
-
-from dnn_param_encode.checkpoints import load_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -20,7 +20,6 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-
 from dnn_param_encode.compression import (
     LOSSY_METHODS,
     REFERENCE_FREE_METHODS,

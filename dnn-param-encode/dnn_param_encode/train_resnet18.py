@@ -15,7 +15,6 @@ import os
 import re
 
 import torch
-
 from dnn_param_encode.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -90,9 +89,8 @@ def run_dero(args, lr_of_epoch):
 def run_minimal(args, lr_of_epoch):
     """Fallback when dero is absent: plain SGD + StepLR, random-resized-crop + flip, eval top-1 each epoch."""
     import torchvision
-    from torchvision import transforms
-
     from dnn_param_encode.evaluate import IMAGENET_MEAN, IMAGENET_STD, top1_accuracy, val_loader
+    from torchvision import transforms
 
     torch.manual_seed(args.seed)
     train_tf = transforms.Compose([transforms.RandomResizedCrop(args.image_size), transforms.RandomHorizontalFlip(),

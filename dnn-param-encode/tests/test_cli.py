@@ -8,10 +8,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import assert_bit_exact, perturbed, small_state_dict
-
 from dnn_param_encode import bench, decompression, demo, eval_lossless, eval_lossy, plot, train_resnet18
 from dnn_param_encode.checkpoints import load_state_dict, save_checkpoint
+from param_encode_helpers import assert_bit_exact, perturbed, small_state_dict
 
 LR = "0.01"
 

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from dnn_param_encode.codec import arithmeticcoding, convert, intdiff, rans, reference
 from dnn_param_encode.compression import entropy_bits
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 3000])

@@ -3,11 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import assert_bit_exact, perturbed, small_state_dict
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from dnn_param_encode.codec import arithmeticcoding
 from dnn_param_encode.compression import (
     ALL_METHODS,
@@ -21,6 +16,10 @@ from dnn_param_encode.compression import (
     npy_bytes,
 )
 from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from param_encode_helpers import assert_bit_exact, perturbed, small_state_dict
 
 SPECIALS = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1e-39, 3.4e38, -3.4e38],
                     dtype=np.float32)
