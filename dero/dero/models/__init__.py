@@ -4,10 +4,24 @@
 the builders (that is its only effect).
 """
 
-from . import densenet, densenet_dero, mcunet, mcunet_dero, mcunet_plain, mobilenetv2, resnet, resnet_dero, resnet_plain
+from . import (
+               densenet,
+               densenet_dero,
+               densenet_plain,
+               mcunet,
+               mcunet_dero,
+               mcunet_plain,
+               mobilenetv2,
+               mobilenetv2_dero,
+               mobilenetv2_plain,
+               resnet,
+               resnet_dero,
+               resnet_plain,
+)
 from ._api import BUILTIN_MODELS, UnknownModelError, get_model, get_model_builder, list_models, register_model
 from .srconv import SRConv, match_channels, merge, sum_pool
 
 __all__ = ["BUILTIN_MODELS", "UnknownModelError", "get_model", "get_model_builder", "list_models", "register_model",
-           "SRConv", "match_channels", "merge", "sum_pool", "densenet", "densenet_dero", "mcunet", "mcunet_dero",
-           "mcunet_plain", "mobilenetv2", "resnet", "resnet_dero", "resnet_plain"]
+           "SRConv", "match_channels", "merge", "sum_pool", "densenet", "densenet_dero", "densenet_plain", "mcunet",
+           "mcunet_dero", "mcunet_plain", "mobilenetv2", "mobilenetv2_dero", "mobilenetv2_plain", "resnet",
+           "resnet_dero", "resnet_plain"]
