@@ -432,7 +432,7 @@ def run_one(args, size, run, data, out_dir, log):
         log(f"{label}: widths {list(widths)}, {true_macs} MACs ({row['mac_percentage']:.1f}%), {params[s]} params, "
             f"{report_split} accuracy {final[s][0]:.4f}" + (f", int8 TFLite {row['tflite_bytes']} B acc "
                                                              f"{row['tflite_accuracy']:.4f}" if contents else ""))
-    switch = {"nested_keras_switch_us": nested_switch_us(reds_model, data["test"][0])}
+    switch = nested_switch_us(reds_model, data["test"][0])
     if contents:
         switch["tflite_interpreter_switch_ms"] = tflite_switch_ms(contents)
     metrics = {"model": model.name, "size": size, "run": run, "seed": seed,
