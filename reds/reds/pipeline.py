@@ -11,17 +11,15 @@ Outputs under ``--out_dir``: ``args.json``, ``logs/<experiment>_<ISO time>.log``
 ``tflite/``; ``results.json`` / ``results.csv`` and ``plots/`` (PNG + HTML) at the top.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import argparse
 import csv
 import datetime
-import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 
 from reds.utils import knapsack as ks
@@ -245,6 +243,7 @@ def model_builder(args, size, input_shape, num_classes):
 def knapsack_problem(model, scores, pw_scores, args):
     """The knapsack of the model's family with per-unit costs from a lookup table of the full model."""
     from mlperf_tiny.counting import layer_macs
+
     from reds.utils.keyword_spotting_models import architecture
 
     arch = architecture(model)
@@ -309,10 +308,10 @@ def head_variables(model, family):
 
 def run_one(args, size, run, data, out_dir, log):
     import tensorflow as tf
-
     from mlperf_tiny.run_utils import set_seed, write_json
-    from reds.utils import importance_score as isc
+
     from reds.utils import forward
+    from reds.utils import importance_score as isc
     from reds.utils.deploy import CALIBRATION_SAMPLES, export_subnetwork, nested_switch_us, tflite_switch_ms
     from reds.utils.keyword_spotting_models import architecture
     from reds.utils.reds_model import RedsModel, extract_subnetwork, kernel_parameter_count, subnetwork_widths
@@ -449,6 +448,7 @@ def full_training(args, build, subnet_widths, labels, percentages, data, run_dir
     """Scratch baseline: plain models at the knapsack widths (Q20: regenerated, not the hard-coded table)."""
     from mlperf_tiny.run_utils import write_json
     from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+
     from reds.utils import forward
     from reds.utils.reds_model import kernel_parameter_count
 
@@ -488,6 +488,7 @@ def _write_csv(path, rows):
 def summarise(all_metrics, out_dir, log, mini, name="REDS"):
     """Mean +- std over runs per size and subnetwork -> results.json / results.csv / plots."""
     from mlperf_tiny.run_utils import write_json
+
     from reds.utils.plots import plot_results
 
     summary, rows_by_model = [], {}

@@ -1,11 +1,9 @@
 """Taylor scores, permutations (function-preserving variants vs faithful quirks), loss weights, optimizer."""
 
+import mlperf_tiny  # noqa: F401
 import numpy as np
 import pytest
-
-import mlperf_tiny  # noqa: F401
 import tensorflow as tf
-
 from reds.utils import forward
 from reds.utils import importance_score as isc
 from reds.utils import keyword_spotting_models as km

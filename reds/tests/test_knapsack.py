@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from reds.utils import knapsack as ks
 
 

@@ -1,15 +1,15 @@
 """Architectures: exact counts, knapsack costs, nesting + budgets and extraction == nested model, per model."""
 
+import mlperf_tiny  # noqa: F401
 import numpy as np
 import pytest
-
-import mlperf_tiny  # noqa: F401
 from mlperf_tiny.counting import count_macs, count_params
 from mlperf_tiny.registry import get_model, get_model_builder, list_models
-from reds import pipeline
 from reds.utils import knapsack as ks
 from reds.utils.keyword_spotting_models import architecture
 from reds.utils.reds_model import RedsModel, extract_subnetwork, kernel_parameter_count, subnetwork_widths
+
+from reds import pipeline
 
 # (registered name, builder kwargs) -> (params incl. BN statistics, MACs of one inference)
 GOLDEN = {

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from reds.utils import datasets
 
 from reds import kws_convolution_depthwise, kws_dnn, vision_ds_convolution_fashion_mnist
-from reds.utils import datasets
 
 QUICK = ["--epochs", "1", "--pretrain_epochs", "2", "--minibatch_number", "2", "--experimental_runs", "1",
          "--finetune_head_epochs", "1", "--finetune_batch_norm_epochs", "1"]

@@ -11,13 +11,12 @@
 Vision "validation" is the test set, as in the original (quirk Q13).
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import gzip
 import hashlib
 import struct
 from pathlib import Path
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -61,9 +60,8 @@ def _subsample_train(entries, silence_percentage, unknown_percentage, seed):
 
 def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count, batch=256):
     import tensorflow as tf
-    from tqdm import tqdm
-
     from mlperf_tiny.keyword_spotting.get_dataset import SAMPLE_RATE, compute_mfcc, read_wav
+    from tqdm import tqdm
 
     noise = {}
     audio = np.zeros((len(entries), SAMPLE_RATE), np.float32)

@@ -7,12 +7,10 @@ is measured as the latency difference between a call that follows another width 
 The paper's < 40 us figure is for a TFLite-Micro kernel that changes tensor shapes in place (not ported).
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import time
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
-
 from mlperf_tiny.counting import count_macs
 from mlperf_tiny.tflite_utils import TFLiteModel, convert_to_tflite, make_interpreter, save_tflite
 
@@ -54,7 +52,7 @@ def nested_switch_us(reds_model, sample, repeats=20):
         fn(x)
     same, switched = [], []
     for _ in range(repeats):
-        for i, fn in enumerate(fns):
+        for fn in fns:
             start = time.perf_counter()
             fn(x)
             switched.append(time.perf_counter() - start)

@@ -8,14 +8,13 @@ piecewise-constant schedule. Training is resumable: weights, optimizer slots and
 after every epoch.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import csv
 import json
 import math
 import time
 from pathlib import Path
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 import tensorflow as tf
 

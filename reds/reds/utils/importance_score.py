@@ -8,7 +8,6 @@ x multiplier). Pointwise kernels are scored one by one ([filter][input channel])
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import numpy as np
 import tensorflow as tf
 
@@ -24,9 +23,9 @@ def _kernel(layer):
 
 def accumulate_gradients(model, batches, minibatch_number, training=True):
     """{layer name: sum of dLoss/dkernel over the first ``minibatch_number`` batches}."""
-    layers = [l for l in model.layers if isinstance(l, keras.layers.Conv2D | keras.layers.DepthwiseConv2D
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D
                                                      | keras.layers.Dense)]
-    kernels = [_kernel(l) for l in layers]
+    kernels = [_kernel(layer) for layer in layers]
     sums = [tf.zeros_like(k) for k in kernels]
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     seen = 0

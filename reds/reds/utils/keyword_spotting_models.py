@@ -10,10 +10,9 @@ whose width the knapsack chooses ("width layers") are named in ``ARCHITECTURES``
 Sizes from the original ``keyword_spotting_models.py`` (see ../../README.md). Biases everywhere, as there.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from dataclasses import dataclass
 
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.registry import register_model
 
 NUM_KWS_CLASSES = 12  # 10 words + _silence_ + _unknown_

@@ -176,7 +176,7 @@ class LayerKnapsack:
             raise KnapsackInfeasible(f"negative budget {self.budget}")
         dp = np.zeros(capacity + 1)  # best value with scaled cost <= b
         choices = []
-        for layer, size in enumerate(self.sizes):
+        for layer in range(len(self.sizes)):
             lo, hi = self.width_range(layer)
             value = _top_sum_table(self.scores[layer], self.lower[layer], self.upper[layer])
             step = self.unit_costs[layer] // unit

@@ -15,7 +15,6 @@ gets exported to TFLite; a test checks it gives the nested model's outputs to 1e
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import numpy as np
 import tensorflow as tf
 
