@@ -68,6 +68,8 @@ $(RUNS)/dero/.imagenet-checked:
 	$(PY) -m dero.prepare_imagenet --data-path $(DATA)/imagenet
 	@mkdir -p $(@D) && touch $@
 
+# Keep the stage markers: make would delete them as intermediates of the eval.json pattern rule.
+.PRECIOUS: $(DERO_RUNS)/%/train.done
 $(DERO_RUNS)/%/train.done: | $(DERO_DATA_READY)
 	$(DERO_LAUNCH) -m dero.train --model $* --data-path $(DERO_DATA) --output-dir $(@D) --epochs $(DERO_EPOCHS) \
 		--seed $(SEED) $(DERO_TRAIN_ARGS) $(if $(wildcard $(@D)/checkpoint.pth),--resume $(@D)/checkpoint.pth)
