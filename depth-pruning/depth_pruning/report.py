@@ -31,7 +31,8 @@ def build_report(records):
         for kind in ("frozen", "dense", "frozen_test", "dense_test", "unfrozen", "int8"):
             if f"acc_{kind}" in r:
                 row[f"acc_{kind}"] = r[f"acc_{kind}"]
-                row[f"acc_{kind}_std"] = r.get(f"acc_{kind}_std", 0.0)
+                if f"acc_{kind}_std" in r:  # only with several seeds
+                    row[f"acc_{kind}_std"] = r[f"acc_{kind}_std"]
         rows.append(row)
     compared = [row for row in rows if "acc_frozen" in row and "acc_dense" in row]
     shallow = compared[: max(1, len(compared) // 2)]
@@ -57,7 +58,9 @@ def _count(value):
 def _cell(row, key):
     if key not in row:
         return "-"
-    return f"{100 * row[key]:.1f} ± {100 * row.get(f'{key}_std', 0.0):.1f}"
+    if f"{key}_std" not in row:
+        return f"{100 * row[key]:.1f}"
+    return f"{100 * row[key]:.1f} ± {100 * row[f'{key}_std']:.1f}"
 
 
 def to_markdown(report, title):
