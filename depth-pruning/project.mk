@@ -135,7 +135,7 @@ DP_KWS_HW_BASE ?= $(DP_RUN)/base/kws_hw/kws_hw_model.h5
 $(DP_RUN)/base/kws_hw/kws_hw_model.h5: | $(DP_DATA_STAMP)
 	@mkdir -p $(@D)
 	$(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
-	  --model_architecture ds_cnn_flat --feature_type lfbe --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_EXTRA)
+	  --model_architecture ds_cnn_flat --feature_type lfbe --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) $(DP_KWS_BASE_EXTRA)
 
 depth-pruning-kws-hw: $(DP_KWS_HW_BASE) ## Depth pruning KWS "hardware" variant: LFBE features, flat-input DS-CNN
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(DP_RUN)/kws_hw BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
