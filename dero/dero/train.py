@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import random
+import shutil
 import sys
 import time
 import warnings
@@ -248,12 +249,13 @@ def _save_checkpoint(checkpoint: dict, output_dir: str, epoch: int, is_best: boo
     # write to a temp file first: an interrupted save never corrupts the last good checkpoint
     tmp = os.path.join(output_dir, ".checkpoint.tmp")
     torch.save(checkpoint, tmp)
-    epoch_path = os.path.join(output_dir, f"model_{epoch}.pth")
-    Path(epoch_path).unlink(missing_ok=True)
-    os.link(tmp, epoch_path)
-    if is_best:
-        Path(os.path.join(output_dir, "model_best.pth")).unlink(missing_ok=True)
-        os.link(tmp, os.path.join(output_dir, "model_best.pth"))
+    for name in [f"model_{epoch}.pth"] + (["model_best.pth"] if is_best else []):
+        target = os.path.join(output_dir, name)
+        Path(target).unlink(missing_ok=True)
+        try:
+            os.link(tmp, target)  # one file on disk for up to three names
+        except OSError:  # filesystems without hard links
+            shutil.copyfile(tmp, target)
     os.replace(tmp, os.path.join(output_dir, "checkpoint.pth"))
     if keep_last > 0:
         Path(os.path.join(output_dir, f"model_{epoch - keep_last}.pth")).unlink(missing_ok=True)
