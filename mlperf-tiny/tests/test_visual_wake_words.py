@@ -80,14 +80,25 @@ def test_calibration_takes_the_first_sorted_person_images(tmp_path):
     assert image.shape == (96, 96, 3) and 0.0 <= image.min() and image.max() <= 1.0
 
 
+def test_train_calibration_avoids_the_validation_files(tmp_path):
+    write_tiny_vww(tmp_path, per_class=20)  # validation: the first 2 sorted files of each class
+    files = convert_vww.calibration_files(tmp_path, ("person", "non_person"), 3, calibrate_on="train")
+    assert [(p.parent.name, p.name) for p in files] == [
+        (c, f"{i:04d}.jpg") for c in ("person", "non_person") for i in (2, 10, 19)]
+    with pytest.raises(ValueError, match="fewer than --num_calibration_images 30"):
+        convert_vww.calibration_files(tmp_path, ("person",), 30, calibrate_on="train")
+
+
 @pytest.fixture(scope="module")
 def vww_run(mini_data_dir, tmp_path_factory):
-    """Two short stages on the mini VWW images (batch 8 as MINI=1), then int8 conversion and evaluation."""
+    """The MINI=1 recipe of mk/vww.mk on the mini VWW images (6+3+3 epochs at batch 8, ~105 s CPU), then the
+    faithful int8 conversion (first 11 person images) and evaluation. Fewer epochs leave a borderline model whose
+    int8 argmax flips too often (8 epochs: 93-95% agreement whatever the calibration set)."""
     data_dir = str(mini_data_dir / "vw_coco2014_96")
     run = tmp_path_factory.mktemp("vww_run")
     model_path = str(run / train_vww.MODEL_FILE_NAME)
-    assert train_vww.main(["--data_dir", data_dir, "--out_dir", str(run), "--epochs_per_stage", "2", "1",
-                           "--learning_rates", "1e-3", "5e-4", "--batch_size", "8", "--verbose", "0"]) == 0
+    assert train_vww.main(["--data_dir", data_dir, "--out_dir", str(run), "--epochs_per_stage", "6", "3", "3",
+                           "--batch_size", "8", "--seed", "0", "--verbose", "0"]) == 0
     assert convert_vww.main([model_path, "--data_dir", data_dir]) == 0
     assert test_vww.main([model_path, "--data_dir", data_dir, "--no_progress"]) == 0
     return run
@@ -98,7 +109,7 @@ def test_pipeline_writes_every_artifact(vww_run):
                  "vww_96_int8.tflite", "calibration_data.txt", "keras_float_confusion.png", "tflite_int8_roc.png"):
         assert (vww_run / name).stat().st_size > 0, name
     history = (vww_run / "history.csv").read_text().splitlines()
-    assert len(history) == 4 and "val_accuracy" in history[0]
+    assert len(history) == 13 and "val_accuracy" in history[0]
     assert len((vww_run / "calibration_data.txt").read_text().split()) == 11
 
 
@@ -107,9 +118,8 @@ def test_int8_model_has_int8_io_and_agrees_with_float(vww_run):
     int8 = metrics["tflite_int8"]
     assert int8["input_dtype"] == "int8" and int8["output_dtype"] == "int8" and int8["dataset"] == "mini"
     assert int8["num_samples"] == 100  # the first 10% of each class's 500 mini images
-    # A 3-epoch model is too close to chance for a float/int8 agreement bound (the 8-epoch mini model agrees on
-    # 84% of the 100 images with the faithful 11-person-image calibration); the float TFLite must match Keras.
-    assert 0.0 <= int8["argmax_agreement_with_keras"] <= 1.0
+    # Measured (seed 0, deterministic on CPU): 97% agreement, float 85% / int8 84% accuracy (mini data).
+    assert int8["argmax_agreement_with_keras"] >= 0.95
     assert metrics["tflite_float"]["argmax_agreement_with_keras"] >= 0.99
     from mlperf_tiny.tflite_utils import TFLiteModel
 
@@ -117,15 +127,8 @@ def test_int8_model_has_int8_io_and_agrees_with_float(vww_run):
     assert scale == pytest.approx(1 / 255, rel=0.02) and zero_point == -128  # int8 = pixel - 128
 
 
-@pytest.mark.slow
-def test_mini_schedule_reaches_the_sanity_target(mini_data_dir, tmp_path):
-    """The MINI=1 schedule of mk/vww.mk (6+3+3 epochs, batch 8) must reach 75% validation accuracy (~6 min)."""
-    data_dir = str(mini_data_dir / "vw_coco2014_96")
-    model_path = str(tmp_path / train_vww.MODEL_FILE_NAME)
-    assert train_vww.main(["--data_dir", data_dir, "--out_dir", str(tmp_path), "--epochs_per_stage", "6", "3", "3",
-                           "--batch_size", "8", "--verbose", "0"]) == 0
-    assert convert_vww.main([model_path, "--data_dir", data_dir]) == 0
-    assert test_vww.main([model_path, "--data_dir", data_dir, "--no_progress"]) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+def test_mini_schedule_reaches_the_sanity_target(vww_run):
+    """The MINI=1 schedule must reach the issue's 75% for float and int8 (measured: 85% / 84%, mini data)."""
+    metrics = json.loads((vww_run / "metrics.json").read_text())
     assert metrics["keras_float"]["accuracy"] >= 75.0
     assert metrics["tflite_int8"]["accuracy"] >= 75.0

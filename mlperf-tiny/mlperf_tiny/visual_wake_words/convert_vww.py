@@ -9,6 +9,9 @@ Calibration (faithful default): the first 11 images of ``person/`` only, decoded
 255. The reference takes them in ``os.listdir`` order, which depends on the file system; here the names are
 sorted so the result is reproducible. ``--calibration_file`` reuses a list (e.g. the reference's
 ``calibration_data.txt``); ``--calibration_classes person non_person`` / ``--num_calibration_images`` widen the set.
+Sorted, the first files are validation images (``train_vww`` validates on the first 10% of each class);
+``--calibrate_on train`` (fix) takes ``--num_calibration_images`` evenly spaced files of each class's training
+split instead.
 """
 
 import argparse
@@ -21,6 +24,7 @@ import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.visual_wake_words.train_vww import (
     IMAGE_SIZE,
     MODEL_FILE_NAME,
+    VALIDATION_SPLIT,
     DatasetError,
     check_vww_dir,
     image_files,
@@ -30,9 +34,12 @@ NUM_CALIBRATION_IMAGES = 11  # the reference stops after index 10
 CALIBRATION_LIST = "calibration_data.txt"
 
 
-def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_IMAGES, calibration_file=None):
+def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_IMAGES, calibration_file=None,
+                      calibrate_on="reference", validation_split=VALIDATION_SPLIT):
     """Paths of the calibration images: those listed in ``calibration_file`` (relative to ``data_dir`` or to
-    ``person/``), else the first ``num_images`` sorted files of each class in ``classes``."""
+    ``person/``), else per class in ``classes``: the first ``num_images`` sorted files (``calibrate_on=
+    "reference"``) or ``num_images`` evenly spaced files of the training split (``"train"``: the files after the
+    first ``validation_split`` fraction, as ``flow_from_directory`` splits them)."""
     data_dir = Path(data_dir)
     if calibration_file:
         names = [line.strip() for line in Path(calibration_file).read_text().splitlines() if line.strip()]
@@ -41,7 +48,19 @@ def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_
         if missing:
             raise FileNotFoundError(f"{calibration_file} lists images that do not exist: {', '.join(missing[:5])}")
         return paths
-    return [p for name in classes for p in image_files(data_dir / name)[:num_images]]
+    if calibrate_on == "reference":
+        return [p for name in classes for p in image_files(data_dir / name)[:num_images]]
+    if calibrate_on != "train":
+        raise ValueError(f"unknown calibrate_on {calibrate_on!r}: use reference or train")
+    paths = []
+    for name in classes:
+        files = image_files(data_dir / name)
+        train_files = files[int(validation_split * len(files)):]
+        if len(train_files) < num_images:
+            raise ValueError(f"{data_dir / name} has {len(train_files)} training images, fewer than "
+                             f"--num_calibration_images {num_images}")
+        paths += [train_files[i] for i in np.linspace(0, len(train_files) - 1, num_images).round().astype(int)]
+    return paths
 
 
 def load_calibration_image(path):
@@ -62,6 +81,11 @@ def get_args_parser(add_help=True):
     parser.add_argument("--calibration_file", default=None, help="list of calibration images (calibration_data.txt)")
     parser.add_argument("--calibration_classes", nargs="+", default=["person"], choices=["person", "non_person"])
     parser.add_argument("--num_calibration_images", type=int, default=NUM_CALIBRATION_IMAGES, help="per class")
+    parser.add_argument("--calibrate_on", choices=("reference", "train"), default="reference",
+                        help="reference: the first sorted files (faithful; on the mini data they are validation "
+                             "images); train (fix): evenly spaced files of the training split")
+    parser.add_argument("--validation_split", type=float, default=VALIDATION_SPLIT,
+                        help="the training run's split (for --calibrate_on train)")
     return parser
 
 
@@ -77,7 +101,7 @@ def convert(args):
                                 f"mlperf_tiny.visual_wake_words.train_vww, or `make mlperf-vww`)")
     check_vww_dir(args.data_dir, verify_images=False)
     paths = calibration_files(args.data_dir, args.calibration_classes, args.num_calibration_images,
-                              args.calibration_file)
+                              args.calibration_file, args.calibrate_on, args.validation_split)
     calibration = [load_calibration_image(p) for p in paths]
     model = tf.keras.models.load_model(str(model_path))
     out_dir = model_path.parent
@@ -97,7 +121,7 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     try:
         convert(args)
-    except (DatasetError, FileNotFoundError) as err:
+    except (DatasetError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
