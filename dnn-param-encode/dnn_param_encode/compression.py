@@ -96,16 +96,6 @@ def byte_residual(cur, prev):
     return cur.view(np.uint8) - prev.view(np.uint8)
 
 
-def zigzag32(d):
-    d = d.astype(np.int32)
-    return ((d.astype(np.int64) << 1) ^ (d.astype(np.int64) >> 31)).astype(np.uint32)
-
-
-def unzigzag32(z):
-    z = z.astype(np.int64)
-    return ((z >> 1) ^ -(z & 1)).astype(np.int64)
-
-
 def rmse_and_max(true, recon):
     if true.size == 0:
         return 0.0, 0.0
@@ -273,7 +263,7 @@ def encode_stream(cur, prev, cfg):
         check_overflow(cfg, esc, residual)
         recon = convert.dequantize_round(levels, cfg.step_bits - 1) + prev
         recon[esc] = cur[esc]
-        symbols = zigzag32(levels).astype(np.uint16)
+        symbols = convert.zigzag_levels(levels)
         counts = rans.context_counts(symbols, 65536)
         sb = scale_bits_for(int((counts > 0).sum()))
         table, payload = rans_encode_stream(symbols, counts, sb)
@@ -329,7 +319,7 @@ def decode_stream(sections, prev, n, cfg, stats=None):
             recon = convert.bin2dec(codes, cfg.step_bits) + prev
         elif m == "ResRoundANS":
             symbols = rans_decode_stream(sections["table"], sections["payload"], n, out_dtype=np.uint16)
-            levels = unzigzag32(symbols.astype(np.uint32)).astype(np.int32)
+            levels = convert.unzigzag_levels(symbols)
             recon = convert.dequantize_round(levels, cfg.step_bits - 1) + prev
         else:
             raise CodecError(f"unknown method {m!r}; choose from {', '.join(ALL_METHODS)}")

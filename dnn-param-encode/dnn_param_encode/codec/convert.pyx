@@ -104,3 +104,28 @@ def dequantize_round(const int[::1] levels, int step_bits):
         for i in range(n):
             o[i] = <float>(levels[i] * step)
     return out
+
+
+def zigzag_levels(const int[::1] levels):
+    """Signed levels -> uint16 symbols 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... (|level| <= 32767)."""
+    cdef Py_ssize_t i, n = levels.shape[0]
+    out = np.empty(n, dtype=np.uint16)
+    cdef uint16_t[::1] o = out
+    cdef int q
+    with nogil:
+        for i in range(n):
+            q = levels[i]
+            o[i] = <uint16_t>((q << 1) ^ (q >> 31))
+    return out
+
+
+def unzigzag_levels(const uint16_t[::1] symbols):
+    cdef Py_ssize_t i, n = symbols.shape[0]
+    out = np.empty(n, dtype=np.int32)
+    cdef int[::1] o = out
+    cdef int z
+    with nogil:
+        for i in range(n):
+            z = symbols[i]
+            o[i] = (z >> 1) ^ -(z & 1)
+    return out
