@@ -1,4 +1,5 @@
 # depth-pruning: depth pruning with auxiliary networks (De Leon & Atienza, ICASSP 2022).
+##@ depth-pruning (depth pruning with auxiliary networks, ICASSP 2022)
 # Pipeline per task: base model (the mlperf-tiny target's output; trained by its rule when missing) ->
 # sweep over cuts (prune -> int8 quantize -> evaluate; resumable per cut) -> sweep.csv/json + plots.
 # MINI=1: mini data, a subset of cuts, reduced epochs, aux BN momentum 0.9 (see README).

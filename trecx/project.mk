@@ -1,4 +1,5 @@
 # trecx: T-RECX early exit (CF'23) on ResNet-8 / CIFAR-10 (IC), DS-CNN / Speech Commands (KWS) and
+##@ trecx (T-RECX early exit, CF 2023)
 # MobileNetV1-0.25 / VWW. Stages are files: <run>/model.weights.h5 (written last; training resumes from
 # last.weights.h5) -> results/metrics.json (+ traces, Fig*.png, two-part int8 TFLite run).
 
