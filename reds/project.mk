@@ -31,7 +31,7 @@ endif
 
 REDS_KWS_TARGETS := reds-kws-dnn reds-kws-cnn reds-kws-dscnn
 
-##@ REDS (issue 7)
+##@ reds (REDS: resource-efficient nested subnetworks via knapsack)
 .PHONY: reds-kws $(REDS_KWS_TARGETS) reds-fashion-mnist reds-cifar10 reds-bench reds-fashion-mnist-data reds-test
 reds-kws: $(REDS_KWS_TARGETS) ## REDS on all six KWS architectures (DNN, CNN, DS-CNN; S and L)
 
