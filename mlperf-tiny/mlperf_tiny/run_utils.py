@@ -269,3 +269,15 @@ def distribute_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     raise ValueError(f"unknown --distribute {name!r}: use default or mirrored")
+
+
+def run_cli(stage, args, user_errors=(FileNotFoundError, ValueError)):
+    """Run ``stage(args)`` for a script's ``main``: 0 on success; an expected user error (missing or badly laid
+    out data, a missing model file, a bad value) prints one ``error: ...`` paragraph and returns exit code 2
+    instead of a traceback. Any other exception is a bug and propagates."""
+    try:
+        stage(args)
+    except user_errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -21,6 +21,7 @@ import numpy as np
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.image_classification.test import load_model
 from mlperf_tiny.image_classification.train import MODEL_FILE_NAME, DatasetError, load_cifar_10_data
+from mlperf_tiny.run_utils import run_cli
 
 NUM_CALIBRATION_SAMPLES = 500
 CALIBRATION_IDXS_FILE = "calibration_samples_idxs.npy"
@@ -77,12 +78,7 @@ def convert(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        convert(args)
-    except (DatasetError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(convert, args, user_errors=(DatasetError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

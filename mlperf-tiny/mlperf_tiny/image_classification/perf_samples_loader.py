@@ -16,6 +16,7 @@ import numpy as np
 
 import mlperf_tiny  # noqa: F401
 from mlperf_tiny.image_classification.train import DatasetError, load_cifar_10_data
+from mlperf_tiny.run_utils import run_cli
 
 SAMPLES_PER_CLASS = 20
 PERF_SAMPLES_SEED = 42
@@ -58,12 +59,7 @@ def write_perf_samples(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        write_perf_samples(args)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(write_perf_samples, args, user_errors=(DatasetError,))
 
 
 if __name__ == "__main__":

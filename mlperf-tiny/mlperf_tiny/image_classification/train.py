@@ -23,6 +23,7 @@ import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.run_utils import distribute_strategy  # also reached as train.distribute_strategy (trecx)
+from mlperf_tiny.run_utils import run_cli
 
 EPOCHS = 500
 BATCH_SIZE = 32
@@ -207,12 +208,7 @@ def train(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        train(args)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(train, args, user_errors=(DatasetError,))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from mlperf_tiny.visual_wake_words.train_vww import (
     check_vww_dir,
     image_files,
 )
+from mlperf_tiny.run_utils import run_cli
 
 NUM_CALIBRATION_IMAGES = 11  # the reference stops after index 10
 CALIBRATION_LIST = "calibration_data.txt"
@@ -119,12 +120,7 @@ def convert(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        convert(args)
-    except (DatasetError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(convert, args, user_errors=(DatasetError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from mlperf_tiny.visual_wake_words.train_vww import (
     dataset_label,
     load_split,
 )
+from mlperf_tiny.run_utils import run_cli
 
 
 def get_args_parser(add_help=True):
@@ -77,12 +78,7 @@ def evaluate(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        evaluate(args)
-    except (DatasetError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(evaluate, args, user_errors=(DatasetError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import run_cli
 
 IMAGE_SIZE = 96
 BATCH_SIZE = 32
@@ -216,12 +217,7 @@ def train(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        train(args)
-    except (DatasetError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(train, args, user_errors=(DatasetError, ValueError))
 
 
 if __name__ == "__main__":

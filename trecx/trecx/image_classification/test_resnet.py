@@ -13,6 +13,7 @@ import sys
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
+from mlperf_tiny.run_utils import run_cli
 
 # run folder name -> (architecture, label in plots); the names the original train_resnet.sh used.
 MODELS = {
@@ -60,12 +61,7 @@ def main(argv=None):
     from mlperf_tiny.image_classification.train import DatasetError
 
     args = get_args_parser().parse_args(argv)
-    try:
-        evaluate(args)
-    except (DatasetError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(evaluate, args, user_errors=(DatasetError, FileNotFoundError))
 
 
 if __name__ == "__main__":

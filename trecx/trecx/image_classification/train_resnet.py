@@ -18,6 +18,7 @@ import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
 
 from trecx import helpers
+from mlperf_tiny.run_utils import run_cli
 
 ARCHITECTURES = ("resnet_ev", "resnet_noev", "resnet_sdn", "resnet_branchynet", "resnet_baselineEE", "resnet_v1_eembc")
 W_AUX = 0.5  # chosen in the paper to maximise the final exit's standalone accuracy (ResNet)
@@ -90,12 +91,7 @@ def main(argv=None):
     from mlperf_tiny.image_classification.train import DatasetError
 
     args = get_args_parser().parse_args(argv)
-    try:
-        train(args)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(train, args, user_errors=(DatasetError,))
 
 
 if __name__ == "__main__":

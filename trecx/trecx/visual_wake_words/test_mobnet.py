@@ -13,6 +13,7 @@ import argparse
 import sys
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import run_cli
 
 MODELS = {
     "model_with_ev_assist": ("mobnet_ev", "T-RECX (EE + EV)"),
@@ -56,12 +57,7 @@ def main(argv=None):
     from mlperf_tiny.visual_wake_words.train_vww import DatasetError
 
     args = get_args_parser().parse_args(argv)
-    try:
-        evaluate(args)
-    except (DatasetError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(evaluate, args, user_errors=(DatasetError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 from trecx import helpers
+from mlperf_tiny.run_utils import run_cli
 
 ARCHITECTURES = ("mobnet_ev", "mobnet_noev", "mobilenet_v1")
 W_AUX = 0.4  # the paper's choice for MobileNet (the original script's fallback was 0.3)
@@ -98,12 +99,7 @@ def main(argv=None):
     from mlperf_tiny.visual_wake_words.train_vww import DatasetError
 
     args = get_args_parser().parse_args(argv)
-    try:
-        train(args)
-    except (DatasetError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(train, args, user_errors=(DatasetError, ValueError))
 
 
 if __name__ == "__main__":
