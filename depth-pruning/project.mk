@@ -78,12 +78,37 @@ $(DP_RUN)/vww/sweep.json: $(DP_VWW_BASE)
 depth-pruning-vww: $(DP_RUN)/vww/sweep.json ## Depth pruning VWW: sweep cuts of MobileNetV1-0.25 (aux + dense heads), int8, plots
 	@echo "depth-pruning-vww: $(DP_RUN)/vww/{sweep.csv,vww.png,vww_size.png}"
 
-# Grayscale VWW needs a 96x96x1 base model; mlperf_tiny's train_vww is RGB only, so pass DP_VWW_GRAY_BASE.
-DP_VWW_GRAY_BASE ?= $(DP_RUN)/base/vww_gray/vww_96_gray.h5
-depth-pruning-vww-gray: ## Depth pruning VWW grayscale (Pico4ML); needs DP_VWW_GRAY_BASE=<96x96x1 base .h5>
-	@test -f $(DP_VWW_GRAY_BASE) || { echo "no grayscale base at $(DP_VWW_GRAY_BASE): train a 96x96x1 MobileNetV1-0.25 and pass DP_VWW_GRAY_BASE=path"; exit 2; }
-	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_gray BASE_MODEL=$(DP_VWW_GRAY_BASE) CUTS="$(DP_VWW_CUTS)" \
-	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
+# Grayscale VWW (Pico4ML) base: a 96x96x1 MobileNetV1-0.25 trained, converted to int8 and evaluated with the
+# mlperf-tiny VWW recipe (mk/vww.mk's epochs and MINI batch size; those variables are expanded when the recipe
+# runs) plus `--color_mode grayscale`, in $(DP_RUN)/base/vww_gray. DP_VWW_GRAY_BASE=<96x96x1 .h5> overrides it
+# (then nothing is trained and no base metrics are passed).
+DP_VWW_GRAY_DIR := $(DP_RUN)/base/vww_gray
+DP_VWW_DATA_STAMP := $(if $(filter 1,$(MINI)),$(MINI_DATA)/.complete,$(DATA)/.complete-vww)
+DP_VWW_GRAY_BASE_EXTRA ?=
+ifeq ($(origin DP_VWW_GRAY_BASE),undefined)
+DP_VWW_GRAY_BASE := $(DP_VWW_GRAY_DIR)/vww_96.h5
+DP_VWW_GRAY_DEPS := $(DP_VWW_GRAY_DIR)/tflite_int8_metrics.json
+DP_VWW_GRAY_BASE_METRICS := $(DP_VWW_GRAY_DIR)/metrics.json
+else
+DP_VWW_GRAY_DEPS :=
+DP_VWW_GRAY_BASE_METRICS :=
+endif
+
+$(DP_VWW_GRAY_DIR)/vww_96.h5: | $(DP_VWW_DATA_STAMP)
+	$(PY) -m mlperf_tiny.visual_wake_words.train_vww --color_mode grayscale --data_dir $(DP_VWW_DATA) --out_dir $(@D) \
+	  --epochs_per_stage $(VWW_EPOCHS_PER_STAGE) --seed $(SEED) $(VWW_MINI_ARGS) $(DP_VWW_GRAY_BASE_EXTRA)
+
+$(DP_VWW_GRAY_DIR)/vww_96_int8.tflite: $(DP_VWW_GRAY_DIR)/vww_96.h5
+	$(PY) -m mlperf_tiny.visual_wake_words.convert_vww $< --data_dir $(DP_VWW_DATA)
+
+$(DP_VWW_GRAY_DIR)/tflite_int8_metrics.json: $(DP_VWW_GRAY_DIR)/vww_96_int8.tflite
+	$(PY) -m mlperf_tiny.visual_wake_words.test_vww $(DP_VWW_GRAY_DIR)/vww_96.h5 --data_dir $(DP_VWW_DATA) --no_progress
+
+depth-pruning-vww-gray: $(DP_VWW_GRAY_DEPS) ## Depth pruning VWW grayscale (Pico4ML): trains a 96x96x1 base (or DP_VWW_GRAY_BASE=<.h5>)
+	@test -f $(DP_VWW_GRAY_BASE) || { echo "no grayscale base at $(DP_VWW_GRAY_BASE): pass DP_VWW_GRAY_BASE=<96x96x1 MobileNetV1-0.25 .h5>, or leave it unset to train one"; exit 2; }
+	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(DP_RUN)/vww_gray BASE_MODEL=$(DP_VWW_GRAY_BASE) BASE_METRICS=$(DP_VWW_GRAY_BASE_METRICS) \
+	  CUTS="$(DP_VWW_CUTS)" EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
+	@echo "depth-pruning-vww-gray: $(DP_RUN)/vww_gray/{sweep.csv,vww_gray.png}"
 
 $(DP_KWS_SWEEP)/sweep.json: $(DP_KWS_BASE)
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \

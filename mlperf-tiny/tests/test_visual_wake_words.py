@@ -89,6 +89,29 @@ def test_train_calibration_avoids_the_validation_files(tmp_path):
         convert_vww.calibration_files(tmp_path, ("person",), 30, calibrate_on="train")
 
 
+
+def test_grayscale_color_mode_gives_one_channel_data_and_model(tmp_path):
+    """--color_mode grayscale (depth-pruning's Pico4ML base): (B, 96, 96, 1) batches, calibration images and
+    validation split, and a 96x96x1 MobileNetV1-0.25 (the stem conv loses 2 x 72 weights: 221,794 - 144)."""
+    write_tiny_vww(tmp_path, per_class=20)
+    train, val = train_vww.make_generators(tmp_path, batch_size=4, color_mode="grayscale")
+    assert train[0][0].shape == (4, 96, 96, 1) and val[0][0].shape == (4, 96, 96, 1)
+    assert train_vww.make_generators(tmp_path, batch_size=4)[0][0][0].shape == (4, 96, 96, 3)  # default rgb
+    images, labels = train_vww.load_split(tmp_path, color_mode="grayscale")
+    assert images.shape == (4, 96, 96, 1) and labels.tolist() == [0, 0, 1, 1]
+    image = convert_vww.load_calibration_image(tmp_path / "person" / "0000.jpg", "grayscale")
+    assert image.shape == (96, 96, 1) and 0.0 <= image.min() and image.max() <= 1.0
+    assert train_vww.get_args_parser().parse_args([]).color_mode == "rgb"
+    assert train_vww.get_args_parser().parse_args(["--color_mode", "grayscale"]).color_mode == "grayscale"
+    from mlperf_tiny.registry import get_model
+
+    model = get_model("mobilenet_v1", input_shape=(96, 96, train_vww.input_channels("grayscale")))
+    assert model.count_params() == 221_650 and model.input_shape == (None, 96, 96, 1)
+    assert train_vww.color_mode_of(model) == "grayscale"
+    with pytest.raises(ValueError, match="unknown color_mode"):
+        train_vww.input_channels("bgr")
+
+
 @pytest.fixture(scope="module")
 def vww_run(mini_data_dir, tmp_path_factory):
     """The MINI=1 recipe of mk/vww.mk on the mini VWW images (6+3+3 epochs at batch 8, ~105 s CPU), then the

@@ -11,7 +11,8 @@ sorted so the result is reproducible. ``--calibration_file`` reuses a list (e.g.
 ``calibration_data.txt``); ``--calibration_classes person non_person`` / ``--num_calibration_images`` widen the set.
 Sorted, the first files are validation images (``train_vww`` validates on the first 10% of each class);
 ``--calibrate_on train`` (fix) takes ``--num_calibration_images`` evenly spaced files of each class's training
-split instead.
+split instead. A grayscale model (96x96x1, ``train_vww --color_mode grayscale``) is calibrated on one-channel
+decodes of the same files; the colour mode follows the model's input unless ``--color_mode`` is given.
 """
 
 import argparse
@@ -21,15 +22,18 @@ from pathlib import Path
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import run_cli
 from mlperf_tiny.visual_wake_words.train_vww import (
+    COLOR_MODES,
     IMAGE_SIZE,
     MODEL_FILE_NAME,
     VALIDATION_SPLIT,
     DatasetError,
     check_vww_dir,
+    color_mode_of,
     image_files,
+    input_channels,
 )
-from mlperf_tiny.run_utils import run_cli
 
 NUM_CALIBRATION_IMAGES = 11  # the reference stops after index 10
 CALIBRATION_LIST = "calibration_data.txt"
@@ -64,11 +68,12 @@ def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_
     return paths
 
 
-def load_calibration_image(path):
-    """As the reference: decode as RGB, resize to 96x96 (bilinear), scale to [0, 1]."""
+def load_calibration_image(path, color_mode="rgb"):
+    """As the reference: decode as RGB (or one gray channel), resize to 96x96 (bilinear), scale to [0, 1]."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+    channels = input_channels(color_mode)
+    image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
     image = tf.image.resize(image, [IMAGE_SIZE, IMAGE_SIZE])
     return (image / 255.0).numpy().astype(np.float32)
 
@@ -87,6 +92,8 @@ def get_args_parser(add_help=True):
                              "images); train (fix): evenly spaced files of the training split")
     parser.add_argument("--validation_split", type=float, default=VALIDATION_SPLIT,
                         help="the training run's split (for --calibrate_on train)")
+    parser.add_argument("--color_mode", choices=tuple(COLOR_MODES), default=None,
+                        help="calibration image channels (default: from the model's input: 3 rgb, 1 grayscale)")
     return parser
 
 
@@ -103,14 +110,18 @@ def convert(args):
     check_vww_dir(args.data_dir, verify_images=False)
     paths = calibration_files(args.data_dir, args.calibration_classes, args.num_calibration_images,
                               args.calibration_file, args.calibrate_on, args.validation_split)
-    calibration = [load_calibration_image(p) for p in paths]
     model = tf.keras.models.load_model(str(model_path))
+    color_mode = args.color_mode or color_mode_of(model)
+    if input_channels(color_mode) != model.input_shape[-1]:
+        raise ValueError(f"--color_mode {color_mode} does not match the model input {model.input_shape}")
+    calibration = [load_calibration_image(p, color_mode) for p in paths]
     out_dir = model_path.parent
     float_path = save_tflite(convert_to_tflite(model, int8=False), out_dir / f"{model_path.stem}_float.tflite")
     int8_path = save_tflite(convert_to_tflite(model, calibration, int8=True, int8_io=True),
                             out_dir / f"{model_path.stem}_int8.tflite")
     (out_dir / CALIBRATION_LIST).write_text("".join(f"{p.relative_to(args.data_dir)}\n" for p in paths))
-    write_json(out_dir / "convert_args.json", {**vars(args), "num_calibration_images_used": len(paths),
+    write_json(out_dir / "convert_args.json", {**vars(args), "color_mode": color_mode,
+                                               "num_calibration_images_used": len(paths),
                                                "float_tflite_bytes": float_path.stat().st_size,
                                                "int8_tflite_bytes": int8_path.stat().st_size})
     print(f"wrote {float_path} ({float_path.stat().st_size} B) and {int8_path} ({int8_path.stat().st_size} B), "

@@ -6,7 +6,8 @@ v0.5 has no test script: its reported number is the training-time validation acc
 ``train_vww.py``). This script measures the same split (the first 10% of each class's sorted file names)
 without augmentation, for the Keras model and the ``<stem>_float.tflite`` / ``<stem>_int8.tflite`` written by
 ``convert_vww.py`` (skipped when absent), and writes ``<tag>_metrics.json``, confusion and ROC PNGs and
-``metrics.json`` beside the model. Reference: ~85% (Silicon Labs: 85.4%, AUC 0.931).
+``metrics.json`` beside the model. A grayscale model (96x96x1) is evaluated on one-channel images (the colour
+mode follows the Keras model's input). Reference: ~85% (Silicon Labs: 85.4%, AUC 0.931).
 """
 
 import argparse
@@ -16,16 +17,17 @@ from pathlib import Path
 import numpy as np
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import run_cli
 from mlperf_tiny.visual_wake_words.train_vww import (
     CLASS_NAMES,
     MODEL_FILE_NAME,
     VALIDATION_SPLIT,
     DatasetError,
     check_vww_dir,
+    color_mode_of,
     dataset_label,
     load_split,
 )
-from mlperf_tiny.run_utils import run_cli
 
 
 def get_args_parser(add_help=True):
@@ -50,11 +52,13 @@ def evaluate(args):
     if not model_path.exists():
         raise FileNotFoundError(f"no model at {model_path}: train one first (`make mlperf-vww`)")
     check_vww_dir(args.data_dir, verify_images=False)
-    images, labels = load_split(args.data_dir, args.subset, args.validation_split)
+    keras_model = tf.keras.models.load_model(str(model_path))
+    color_mode = color_mode_of(keras_model)
+    images, labels = load_split(args.data_dir, args.subset, args.validation_split, color_mode=color_mode)
     dataset = dataset_label(args.data_dir, args.dataset_name)
     suffix = " (mini data)" if dataset == "mini" else ""
-    common = {"dataset": dataset, "split": args.subset, "augmented": False}
-    keras_probabilities = tf.keras.models.load_model(str(model_path)).predict(images, batch_size=64, verbose=0)
+    common = {"dataset": dataset, "split": args.subset, "augmented": False, "color_mode": color_mode}
+    keras_probabilities = keras_model.predict(images, batch_size=64, verbose=0)
     keras_argmax = keras_probabilities.argmax(axis=1)
     results = {"keras_float": classification_report(keras_probabilities, labels, list(CLASS_NAMES), model_path.parent,
                                                     "keras_float", {**common, "model": str(model_path)}, suffix)}
@@ -78,7 +82,7 @@ def evaluate(args):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    return run_cli(evaluate, args, user_errors=(DatasetError, FileNotFoundError))
+    return run_cli(evaluate, args, user_errors=(DatasetError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

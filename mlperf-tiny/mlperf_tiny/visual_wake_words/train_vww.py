@@ -13,6 +13,10 @@ Quirk (faithful default): the validation generator comes from the same augmentin
 validation accuracy logged during training is measured on randomly augmented images. ``--clean_validation``
 validates on un-augmented images (``test_vww.py`` always evaluates un-augmented).
 
+``--color_mode grayscale`` (not in v0.5; the depth-pruning paper's Pico4ML variant) reads the images as one
+luminance channel (PIL ``L``), so the model input is 96x96x1; ``convert_vww`` and ``test_vww`` read the channel
+count from the model. Default ``rgb`` (faithful).
+
 Writes into ``--out_dir``: ``vww_96.h5``, ``args.json``, ``history.csv``, per-epoch ``metrics.json``,
 ``last.weights.h5`` (rerunning the command resumes at the next epoch, in the right stage), ``training_curves.png``.
 """
@@ -37,6 +41,22 @@ AUGMENTATION = dict(rotation_range=10, width_shift_range=0.05, height_shift_rang
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
 MODEL_FILE_NAME = "vww_96.h5"
 DOWNLOAD_TARGET = "mlperf-vww-data"
+COLOR_MODES = {"rgb": 3, "grayscale": 1}  # flow_from_directory color_mode -> input channels
+
+
+def input_channels(color_mode):
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"unknown color_mode {color_mode!r}: use one of {', '.join(COLOR_MODES)}")
+    return COLOR_MODES[color_mode]
+
+
+def color_mode_of(model):
+    """The color_mode matching a Keras model's input channels (3: rgb, 1: grayscale)."""
+    channels = int(model.input_shape[-1])
+    for mode, count in COLOR_MODES.items():
+        if count == channels:
+            return mode
+    raise ValueError(f"model input {model.input_shape} has {channels} channels: expected 3 (rgb) or 1 (grayscale)")
 
 
 class DatasetError(RuntimeError):
@@ -90,28 +110,31 @@ def check_vww_dir(data_dir, verify_images=True):
 
 
 def make_generators(data_dir, batch_size=BATCH_SIZE, validation_split=VALIDATION_SPLIT, seed=0,
-                    clean_validation=False, augment=True):
-    """(train, validation) DirectoryIterators as the reference builds them (see the module docstring)."""
+                    clean_validation=False, augment=True, color_mode="rgb"):
+    """(train, validation) DirectoryIterators as the reference builds them (see the module docstring);
+    ``color_mode="grayscale"`` yields (B, 96, 96, 1) batches."""
     import tensorflow as tf
 
+    input_channels(color_mode)
     image_generator = tf.keras.preprocessing.image.ImageDataGenerator
     datagen = image_generator(**(AUGMENTATION if augment else {}), validation_split=validation_split,
                               rescale=1.0 / 255)
     val_datagen = image_generator(validation_split=validation_split, rescale=1.0 / 255) if clean_validation else datagen
-    common = dict(target_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=batch_size, color_mode="rgb",
+    common = dict(target_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=batch_size, color_mode=color_mode,
                   classes=list(CLASS_NAMES), class_mode="categorical", seed=seed)
     train = datagen.flow_from_directory(str(data_dir), subset="training", **common)
     val = val_datagen.flow_from_directory(str(data_dir), subset="validation", **common)
     return train, val
 
 
-def load_split(data_dir, subset="validation", validation_split=VALIDATION_SPLIT, batch_size=64):
+def load_split(data_dir, subset="validation", validation_split=VALIDATION_SPLIT, batch_size=64, color_mode="rgb"):
     """Un-augmented images (float32 in [0, 1]) and integer labels of a split, in file order."""
     import tensorflow as tf
 
+    input_channels(color_mode)
     datagen = tf.keras.preprocessing.image.ImageDataGenerator(validation_split=validation_split, rescale=1.0 / 255)
     flow = datagen.flow_from_directory(str(data_dir), target_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=batch_size,
-                                       color_mode="rgb", classes=list(CLASS_NAMES), class_mode="sparse",
+                                       color_mode=color_mode, classes=list(CLASS_NAMES), class_mode="sparse",
                                        subset=subset, shuffle=False)
     images, labels = [], []
     for i in range(len(flow)):
@@ -143,6 +166,9 @@ def get_args_parser(add_help=True):
     parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
     parser.add_argument("--out_dir", default="trained_models", help="run folder (model, args, metrics, plots)")
     parser.add_argument("--model_architecture", default="mobilenet_v1", help="registry name of the model")
+    parser.add_argument("--color_mode", choices=tuple(COLOR_MODES), default="rgb",
+                        help="grayscale: one-channel 96x96x1 input (the depth-pruning paper's Pico4ML variant; "
+                             "reference: rgb)")
     parser.add_argument("--epochs_per_stage", type=int, nargs="+", default=list(EPOCHS_PER_STAGE))
     parser.add_argument("--learning_rates", type=float, nargs="+", default=list(LEARNING_RATES),
                         help="Adam learning rate of each stage (Adam is recompiled per stage)")
@@ -177,16 +203,19 @@ def train(args):
     run_utils.set_seed(args.seed)
     run_utils.save_args({**vars(args), "dataset": dataset, "images_per_class": counts}, out_dir)
     train_flow, val_flow = make_generators(args.data_dir, args.batch_size, args.validation_split, args.seed,
-                                           args.clean_validation)
+                                           args.clean_validation, color_mode=args.color_mode)
     print(f"classes: {train_flow.class_indices}; {train_flow.samples} training, {val_flow.samples} validation images")
 
     strategy = run_utils.distribute_strategy(args.distribute)
     with strategy.scope():
         if args.init_model:
             model = tf.keras.models.load_model(args.init_model)
+            if color_mode_of(model) != args.color_mode:
+                raise ValueError(f"{args.init_model} takes {model.input_shape[-1]}-channel input, but --color_mode "
+                                 f"is {args.color_mode}")
         else:
             kwargs = {"regularize_depthwise": True} if args.regularize_depthwise else {}
-            model = get_model(args.model_architecture, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
+            model = get_model(args.model_architecture, input_shape=(IMAGE_SIZE, IMAGE_SIZE, input_channels(args.color_mode)),
                               num_classes=len(CLASS_NAMES), **kwargs)
     epochs_done = run_utils.resume_initial_epoch(out_dir, model)
     if epochs_done:
@@ -211,7 +240,8 @@ def train(args):
     tmp_path.replace(saved_model_path)
     if (out_dir / run_utils.HISTORY_CSV).exists():
         run_utils.plot_history(out_dir / run_utils.HISTORY_CSV, out_dir / "training_curves.png",
-                               f"MobileNetV1-0.25 on VWW{' (mini data)' if dataset == 'mini' else ''}")
+                               f"MobileNetV1-0.25 on VWW{' grayscale' if args.color_mode == 'grayscale' else ''}"
+                               f"{' (mini data)' if dataset == 'mini' else ''}")
     return saved_model_path
 
 
