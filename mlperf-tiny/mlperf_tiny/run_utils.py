@@ -260,7 +260,7 @@ def plot_roc(curves, out_png, title):
 def distribute_strategy(name):
     """``default`` (one device, the default strategy) or ``mirrored`` (all local GPUs, tf.distribute).
 
-    Shared by the training scripts' ``--distribute`` flag (IC and VWW use it; KWS and AD should too).
+    Shared by the training scripts' strategy flag (``--distribute`` in IC/VWW, ``--strategy`` in KWS/AD).
     """
     import tensorflow as tf
 
@@ -268,7 +268,7 @@ def distribute_strategy(name):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    raise ValueError(f"unknown --distribute {name!r}: use default or mirrored")
+    raise ValueError(f"unknown distribution strategy {name!r}: use default or mirrored")
 
 
 def run_cli(stage, args, user_errors=(FileNotFoundError, ValueError)):

@@ -44,8 +44,8 @@ def main(argv=None):
     import tensorflow as tf
 
     from mlperf_tiny.anomaly_detection import keras_model
-    from mlperf_tiny.run_utils import (HISTORY_CSV, plot_history, resume_initial_epoch, save_args, set_seed,
-                                       training_callbacks)
+    from mlperf_tiny.run_utils import (HISTORY_CSV, distribute_strategy, plot_history, resume_initial_epoch,
+                                       save_args, set_seed, training_callbacks)
 
     param = common.resolve_config(args)
     fit = dict(param["fit"])
@@ -67,7 +67,7 @@ def main(argv=None):
         vectors = load_train_vectors(machine_dir, param, model_dir / f"features_{machine}_train.npy")
         print(f"{machine}: {vectors.shape[0]} training vectors of {vectors.shape[1]}")
         run_dir = model_dir / machine  # per-machine resume point and per-epoch metrics
-        with common_strategy(args.strategy).scope():
+        with distribute_strategy(args.strategy).scope():
             model = keras_model.get_model(vectors.shape[1])
             model.compile(optimizer=fit["compile"]["optimizer"], loss=fit["compile"]["loss"])
         initial_epoch = resume_initial_epoch(run_dir, model)
@@ -89,10 +89,6 @@ def main(argv=None):
     return outputs
 
 
-def common_strategy(name):
-    import tensorflow as tf
-
-    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
 
 
 if __name__ == "__main__":

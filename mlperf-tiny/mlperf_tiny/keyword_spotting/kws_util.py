@@ -116,7 +116,3 @@ def get_callbacks(args):
     return [tf.keras.callbacks.LearningRateScheduler(LR_SCHEDULES[args.lr_sched_name], verbose=0)]
 
 
-def get_strategy(name):
-    import tensorflow as tf
-
-    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()

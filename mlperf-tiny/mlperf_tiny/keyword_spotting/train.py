@@ -26,8 +26,8 @@ def main(argv=None):
 
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import keras_model as models
-    from mlperf_tiny.run_utils import (HISTORY_CSV, METRICS_JSON, plot_history, read_json, resume_initial_epoch,
-                                       save_args, set_seed, training_callbacks, write_json)
+    from mlperf_tiny.run_utils import (HISTORY_CSV, METRICS_JSON, distribute_strategy, plot_history, read_json,
+                                       resume_initial_epoch, save_args, set_seed, training_callbacks, write_json)
 
     set_seed(Flags.seed)
     out_dir = Path(Flags.saved_model_path).parent
@@ -43,7 +43,7 @@ def main(argv=None):
         ds_train = ds_train.shuffle(SHUFFLE_BUFFER, seed=Flags.seed)
     ds_train = ds_train.prefetch(tf.data.AUTOTUNE)
 
-    with kws_util.get_strategy(Flags.strategy).scope():
+    with distribute_strategy(Flags.strategy).scope():
         if Flags.model_init_path is None:
             model = models.get_model(Flags)
         else:

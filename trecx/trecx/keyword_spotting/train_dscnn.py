@@ -69,7 +69,7 @@ def train(Flags):  # noqa: N803 (v0.5 name)
     else:
         ds_train = ds_train.shuffle(SHUFFLE_BUFFER, seed=Flags.seed)
 
-    with kws_util.get_strategy(Flags.strategy).scope():
+    with run_utils.distribute_strategy(Flags.strategy).scope():
         model = get_model(Flags.model_architecture, input_shape=(49, Flags.dct_coefficient_count, 1),
                           num_classes=len(kws_data.LABELS))
         loss_weights = helpers.compile_model(model, Flags.model_architecture, Flags.W_aux, Flags.learning_rate,
