@@ -66,7 +66,9 @@ $(VENV)/.stamp-pkg-%: $(ENV_STAMP) %/pyproject.toml
 .PHONY: mini-data
 mini-data: $(MINI_DATA)/.complete ## Generate the offline mini datasets (real on-disk formats) into $(DATA)/mini
 
-$(MINI_DATA)/.complete: | env
+# Generating the data needs the venv; once the data exists, pipelines that need it must not re-sync the venv
+# (`make env`, `make test` and `make demo` still do).
+$(MINI_DATA)/.complete: | $(if $(wildcard $(MINI_DATA)/.complete),,env)
 	$(PY) -m mlperf_tiny.mini_data --out $(MINI_DATA) --seed $(SEED)
 
 ##@ Pipelines

@@ -3,8 +3,7 @@
 AD_DIR := $(RUN_ROOT)/mlperf/ad
 ifeq ($(MINI),1)
 AD_DEV := $(MINI_DATA)
-# Only when missing (its rule pulls the phony `env`, which may reinstall the venv): see kws.mk.
-AD_DATA_STAMP := $(if $(wildcard $(MINI_DATA)/.complete),,$(MINI_DATA)/.complete)
+AD_DATA_STAMP := $(MINI_DATA)/.complete
 AD_EPOCHS ?= 30
 AD_EXTRA := --mini
 else
