@@ -26,7 +26,7 @@ ARGS_JSON = "args.json"
 
 
 def set_seed(seed):
-    """Seed python, numpy and TF (TF only if already imported or importable)."""
+    """Seed python, numpy and TensorFlow (imports TF: these utilities serve the TF pipelines)."""
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
