@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from reds.benchmark_solvers import make_instance
 from reds.utils import knapsack as ks
 
 
@@ -157,10 +158,31 @@ def test_highs_time_limit_without_incumbent_says_what_to_do():
 
 @pytest.mark.skipif(not ks.gurobi_available(), reason="gurobipy not installed or not licensed")
 def test_gurobi_matches_dp():
+    # all within the pip package's size-limited licence (2,000 variables, 2,000 constraints)
     rng = np.random.default_rng(7)
-    for _ in range(5):
-        problem = _dscnn_instance(rng)
-        assert ks.solve(problem, "gurobi").objective == problem.solve_dp().objective
+    problems = [_dscnn_instance(rng) for _ in range(5)] + [_layer_instance(rng) for _ in range(5)]
+    dnn_s = make_instance("dnn_s")  # real size: 3 x 144 neurons, fan-in 250 / 144 / 144 MACs, min 2 units
+    problems += [dnn_s.with_bounds(budget=t) for t in ks.mac_targets(dnn_s.total_macs(), [0.25, 0.5, 0.75])]
+    for problem in problems:
+        gurobi, highs, dp = ks.solve(problem, "gurobi"), ks.solve(problem, "highs"), problem.solve_dp()
+        assert gurobi.objective == highs.objective == dp.objective, (gurobi, highs, dp)
+        assert gurobi.status == "optimal" and gurobi.model_macs <= problem.budget
+
+
+@pytest.mark.skipif(not ks.gurobi_available(), reason="gurobipy not installed or not licensed")
+def test_gurobi_size_limited_licence_says_what_to_do():
+    problem = _synthetic_dscnn_s().with_bounds(budget=1_992_000)  # DS-CNN S: 16,965 variables, 17,414 rows
+    try:
+        result = ks.solve(problem, "gurobi", time_limit=2)
+    except ks.SolverLicenceLimit as err:
+        message = str(err)
+    except ks.SolverTimeLimit:
+        pytest.skip("unrestricted Gurobi licence (no incumbent in 2 s)")
+    else:
+        assert result.model_macs <= problem.budget
+        pytest.skip("unrestricted Gurobi licence")
+    assert "16,965 variables and 17,414 constraints" in message
+    assert "size-limited" in message and "--solver dp or highs" in message and "full Gurobi licence" in message
 
 
 def test_gurobi_request_without_licence_says_what_to_do():
