@@ -89,6 +89,9 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     for name in ("testing_percentage", "validation_percentage", "sample_rate", "clip_duration_ms",
                  "dct_coefficient_count", "classes", "batch_size"):
         g.add_argument(f"--{name}", type=int, default=d[name])
+    g.add_argument("--kws_augmentation", action=argparse.BooleanOptionalAction, default=True,
+                   help="KWS training augmentation of the ARM AudioProcessor (--time_shift_ms, "
+                        "--background_frequency, --background_volume), redrawn every epoch")
     g.add_argument("--wanted_words", default=d["wanted_words"])
     g.add_argument("--dataset_name", default=d["dataset_name"])
 
@@ -148,10 +151,19 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     g.add_argument("--carry_residual", action="store_true", help="Q6: unused MACs carry over to the next budget")
     g.add_argument("--prefix_kernels", action="store_true", help="Q7: pointwise kernels tied to the active channels")
     g.add_argument("--td_nested", action="store_true", help="Q9: top-down bounds each budget by the larger one")
+    g.add_argument("--memory_budget", default=None,
+                   help="Q8: parameter budgets of the reduced subnetworks as fractions of the budgeted layers' "
+                        "parameters, aligned with --constraints_percentages (default: unconstrained, faithful)")
     g.add_argument("--select_on_val", action="store_true", help="Q13: early stop and report on validation")
     g.add_argument("--score_training_mode", action=argparse.BooleanOptionalAction, default=True,
                    help="Q17: gradients for scores with training=True (BN statistics of the batch)")
     g.add_argument("--shuffle_each_epoch", action="store_true", help="Q23: reshuffle the training set every epoch")
+    g.add_argument("--bn_mode", default="frozen_stats", choices=["frozen_stats", "per_subnet_recalib"],
+                   help="Q2: frozen_stats = every subnetwork uses slices of the pretrained BN statistics (faithful); "
+                        "per_subnet_recalib = after fine-tuning, each subnetwork gets the population statistics of "
+                        "its own activations (a few floats per BN layer and subnetwork)")
+    g.add_argument("--bn_recalibration_samples", type=int, default=2000,
+                   help="training samples for --bn_mode per_subnet_recalib")
     p.set_defaults(script=d.get("script", "reds"))
     return p
 
@@ -186,6 +198,11 @@ def validate_args(args):
         raise SystemExit(f"--model_sizes takes s, m, l; got {args.model_sizes}")
     if args.dataset != "speech_commands" and sizes != ["s"]:
         raise SystemExit("the vision scripts have only the DS-CNN S model (--model_sizes s)")
+    if args.memory_budget is not None:
+        memory = _float_list(args.memory_budget)
+        if len(memory) != len(percentages) or any(not 0 < m <= 1 for m in memory):
+            raise SystemExit(f"--memory_budget needs {len(percentages)} fractions in (0, 1], one per "
+                             f"--constraints_percentages value; got {args.memory_budget}")
     if len(_float_list(args.learning_rate)) < 1:
         raise SystemExit("--learning_rate needs at least one value")
     if args.solver == "gurobi":
@@ -207,26 +224,39 @@ def load_data(args, cache_dir=None):
     if args.dataset == "speech_commands":
         data = datasets.load_speech_commands(args.data_dir, args.window_size_ms, args.window_stride_ms,
                                              args.dct_coefficient_count, args.silence_percentage,
-                                             args.unknown_percentage, cache_dir=cache_dir)
+                                             args.unknown_percentage, cache_dir=cache_dir,
+                                             keep_train_audio=kws_augmentation_on(args))
     elif args.dataset == "fashion_mnist":
         data = datasets.load_fashion_mnist(args.data_dir)
     else:
         data = datasets.load_cifar10(args.data_dir)
     if args.max_samples:
-        data = {k: (x[: args.max_samples], y[: args.max_samples]) for k, (x, y) in data.items()}
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = (value[0][: args.max_samples], value[1][: args.max_samples])
         if args.dataset != "speech_commands":
             data["validation"] = data["test"]
     return data
 
 
-def augmentation(args):
+def kws_augmentation_on(args):
+    return args.dataset == "speech_commands" and args.kws_augmentation and (
+        args.time_shift_ms > 0 or (args.background_frequency > 0 and args.background_volume > 0))
+
+
+def augmentation(args, data, seed):
+    """The training augmentation of the dataset (a callable on a batch), or None."""
     from reds.utils import datasets
 
     if args.dataset == "fashion_mnist":
         return lambda x: datasets.vision_augment(x, rotation_rad=0.2, rotation_probability=0.3)
     if args.dataset == "cifar10":
         return datasets.vision_augment
-    return None  # KWS: time shift / background noise not applied to the cached MFCCs (see README)
+    if not kws_augmentation_on(args):
+        return None
+    return datasets.SpeechAugmentation(data["background_noise"], int(args.time_shift_ms * args.sample_rate / 1000),
+                                       args.background_frequency, args.background_volume, args.window_size_ms,
+                                       args.window_stride_ms, args.dct_coefficient_count, seed=seed)
 
 
 def model_builder(args, size, input_shape, num_classes):
@@ -241,32 +271,48 @@ def model_builder(args, size, input_shape, num_classes):
 
 
 def knapsack_problem(model, scores, pw_scores, args):
-    """The knapsack of the model's family with per-unit costs from a lookup table of the full model."""
-    from mlperf_tiny.counting import layer_macs
+    """The knapsack of the model's family with per-unit costs from a lookup table of the full model.
+
+    Per unit: MACs (the original's lookup table) and parameters (kernel + bias, for ``--memory_budget``;
+    DNN/CNN at full fan-in like the MACs, DS-CNN exact: conv filter, depthwise channel, pointwise kernel 1 plus
+    the pointwise bias).
+    """
+    from mlperf_tiny.counting import count_params, layer_macs
 
     from reds.utils.keyword_spotting_models import architecture
 
     arch = architecture(model)
     get = model.get_layer
     if arch.family in ("dnn", "cnn"):
-        costs = []
+        costs, memory = [], []
         for name in arch.width_layers:
             layer = get(name)
             units = layer.units if hasattr(layer, "units") else layer.filters
             costs.append(layer_macs(layer) // units)
+            memory.append(count_params(layer) // units)
         return ks.LayerKnapsack([scores[n] for n in arch.width_layers], costs, budget=0,
-                                min_units=[arch.min_units] * len(costs))
+                                min_units=[arch.min_units] * len(costs), unit_memory=memory)
     blocks = len(arch.width_layers) - 1
     conv = get("conv_0")
-    dw_costs, kernel_costs = [], []
+    dw_costs, kernel_costs, dw_memory = [], [], []
     for i in range(1, blocks + 1):
         dw, pw = get(f"dw_{i}"), get(f"pw_{i}")
         dw_costs.append(layer_macs(dw) // dw.input_shape[-1])
         kernel_costs.append(layer_macs(pw) // (pw.input_shape[-1] * pw.filters))
+        dw_memory.append(count_params(dw) // dw.input_shape[-1])
     min_widths = [1] * blocks + [min(args.last_pointwise_filters, get(f"pw_{blocks}").filters)]
     return ks.DSCNNKnapsack(scores["conv_0"], [scores[f"dw_{i}"] for i in range(1, blocks + 1)], pw_scores,
                             layer_macs(conv) // conv.filters, dw_costs, kernel_costs, budget=0,
-                            min_widths=min_widths, prefix_kernels=args.prefix_kernels)
+                            min_widths=min_widths, prefix_kernels=args.prefix_kernels,
+                            conv_memory=count_params(conv) // conv.filters, dw_memory=dw_memory,
+                            kernel_memory=[1] * blocks, pw_memory=[1] * blocks)
+
+
+def memory_targets(problem, args):
+    """Parameter budgets per reduced subnetwork from ``--memory_budget`` (fractions), or None (Q8: faithful)."""
+    if not args.memory_budget:
+        return None
+    return ks.mac_targets(problem.total_memory(), _float_list(args.memory_budget))
 
 
 def knapsack_layer_macs(sub):
@@ -283,14 +329,15 @@ def knapsack_layer_macs(sub):
 # ---------------------------------------------------------------------------------------------- pipeline
 
 
-def score_units(model, data, args, batch_size):
+def score_units(model, data, args, batch_size, augment=None):
+    """Taylor scores per unit from ``minibatch_number`` (augmented) training batches."""
     from reds.utils import importance_score as isc
-    from reds.utils.forward import batches
+    from reds.utils.forward import training_batches
     from reds.utils.keyword_spotting_models import architecture
 
     arch = architecture(model)
-    grads = isc.accumulate_gradients(model, batches(*data["train"], batch_size), args.minibatch_number,
-                                     training=args.score_training_mode)
+    grads = isc.accumulate_gradients(model, training_batches(data, batch_size, augment=augment),
+                                     args.minibatch_number, training=args.score_training_mode)
     if arch.family == "dnn":
         return {n: isc.unit_scores(grads[n], "dense") for n in arch.width_layers}
     scores = {n: isc.unit_scores(grads[n], "conv") for n in arch.width_layers if n.startswith("conv_")}
@@ -326,7 +373,7 @@ def run_one(args, size, run, data, out_dir, log):
     build = model_builder(args, size, input_shape, num_classes)
     run_dir = out_dir / size / f"run{run}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    augment = augmentation(args)
+    augment = augmentation(args, data, seed)
     report_split = "validation" if args.select_on_val else "test"
 
     # 1. pretrained model
@@ -347,7 +394,7 @@ def run_one(args, size, run, data, out_dir, log):
     arch = architecture(model)
 
     # 2-3. scores and permutation
-    scores = score_units(model, data, args, args.batch_size)
+    scores = score_units(model, data, args, args.batch_size, augment)
     perms = isc.permute_model(model, scores, args.consistent_permutation, args.channel_aware_flatten_slice)
     scores = isc.permuted_scores(scores, perms)
     permuted_accuracy = forward.plain_accuracy(model, *data[report_split])
@@ -363,7 +410,7 @@ def run_one(args, size, run, data, out_dir, log):
     # 5. pointwise-kernel scores (DS-CNN)
     pw_scores = None
     if arch.family == "ds_cnn":
-        grads = isc.accumulate_gradients(model, forward.batches(*data["train"], args.batch_size),
+        grads = isc.accumulate_gradients(model, forward.training_batches(data, args.batch_size, augment=augment),
                                          args.minibatch_number, training=args.score_training_mode)
         pw_scores = [isc.unit_scores(grads[n], "pointwise") for n in arch.width_layers[1:]]
 
@@ -372,7 +419,8 @@ def run_one(args, size, run, data, out_dir, log):
     results, targets = ks.iterative_knapsack(
         problem, percentages, bottom_up=args.bottom_up, solver=args.solver, solver_time_limit=args.solver_time_limit,
         solver_max_iterations=args.solver_max_iterations, carry_residual=args.carry_residual,
-        td_nested=args.td_nested, log=log, max_budget_steps=args.dp_max_budget_steps)
+        td_nested=args.td_nested, log=log, max_budget_steps=args.dp_max_budget_steps,
+        memory_targets=memory_targets(problem, args))
     full = tuple(problem.sizes)
     width_tuples = [full] + [r.widths for r in results]
     violations = ks.nesting_violations([r.widths for r in results] + [full])
@@ -380,6 +428,7 @@ def run_one(args, size, run, data, out_dir, log):
         log(f"WARNING: subnetworks are not nested (layer, smaller, larger): {violations}")
     write_json(run_dir / "knapsack.json", {
         "total_macs": problem.total_macs(), "targets": targets, "percentages": percentages,
+        "total_parameters": problem.total_memory(), "memory_targets": memory_targets(problem, args),
         "mode": "bottom_up" if args.bottom_up else "top_down", "results": [r.as_dict() for r in results],
         "nesting_violations": violations, "width_layers": list(arch.width_layers)})
 
@@ -409,19 +458,33 @@ def run_one(args, size, run, data, out_dir, log):
                                    args.batch_size, run_dir, "batch_norm", log, args.shuffle_each_epoch, augment,
                                    seed, labels)
     final = forward.evaluate(reds_model, *data[report_split]) if last is None else last[report_split]
+    shared_stats_accuracy = [a for a, _ in final]
+    if args.bn_mode == "per_subnet_recalib" and arch.family != "dnn":
+        reds_model.recalibrate_batch_norm(data["train"][0][: args.bn_recalibration_samples])
+        final = forward.evaluate(reds_model, *data[report_split])
+        log("per-subnetwork BN statistics: " + ", ".join(
+            f"{label} {before:.4f} -> {after:.4f}" for label, before, (after, _) in
+            zip(labels, shared_stats_accuracy, final)))
 
     # 8. extraction, checks and deployment
-    subs = [extract_subnetwork(model, w, build, args.channel_aware_flatten_slice) for w in subnet_widths]
+    subs = [extract_subnetwork(model, w, build, args.channel_aware_flatten_slice, reds_model._statistics(s))
+            for s, w in enumerate(subnet_widths)]
     rows, contents = [], []
     calibration = data["train"][0][:CALIBRATION_SAMPLES]
     total = problem.total_macs()
+    memory_budgets = memory_targets(problem, args)
     for s, (label, sub, widths) in enumerate(zip(labels, subs, width_tuples)):
         true_macs = knapsack_layer_macs(sub)
         target = total if s == 0 else targets[s - 1]
         row = {"subnetwork": label, "mac_percentage": 100.0 * true_macs / total, "widths": list(widths),
                "target_macs": target, "knapsack_layer_macs": true_macs,
                "knapsack_model_macs": problem.macs(widths), "within_budget": bool(true_macs <= target),
-               "params": params[s], "accuracy": final[s][0], "loss": final[s][1], "split": report_split}
+               "params": params[s], "accuracy": final[s][0], "loss": final[s][1], "split": report_split,
+               "accuracy_shared_bn_statistics": shared_stats_accuracy[s],
+               "knapsack_model_parameters": problem.memory(widths)}
+        if memory_budgets is not None and s:
+            row["memory_target"] = memory_budgets[s - 1]
+            row["within_memory_budget"] = bool(row["knapsack_model_parameters"] <= memory_budgets[s - 1])
         if args.export_tflite:
             content, deploy = export_subnetwork(sub, f"{model.name}_{label.rstrip('%')}pct", run_dir / "tflite",
                                                 calibration, *data["test"])
@@ -437,7 +500,7 @@ def run_one(args, size, run, data, out_dir, log):
     metrics = {"model": model.name, "size": size, "run": run, "seed": seed,
                "dataset": "mini" if "mini" in str(args.data_dir) else args.dataset,
                "pretrained_accuracy": pretrained_accuracy, "permuted_accuracy": permuted_accuracy,
-               "subnetworks": rows, **switch}
+               "bn_mode": args.bn_mode, "subnetworks": rows, **switch}
     write_json(run_dir / "metrics.json", metrics)
     _write_csv(run_dir / "subnetworks.csv", rows)
     return metrics
@@ -485,23 +548,36 @@ def _write_csv(path, rows):
         writer.writerows(rows)
 
 
+def accuracy_non_decreasing(rows):
+    """True when the (mean) accuracy never drops as the MAC percentage grows (ties allowed)."""
+    accuracies = [r["accuracy"] for r in sorted(rows, key=lambda r: r["mac_percentage"])]
+    return all(a <= b for a, b in zip(accuracies, accuracies[1:]))
+
+
 def summarise(all_metrics, out_dir, log, mini, name="REDS"):
     """Mean +- std over runs per size and subnetwork -> results.json / results.csv / plots."""
     from mlperf_tiny.run_utils import write_json
 
     from reds.utils.plots import plot_results
 
-    summary, rows_by_model = [], {}
+    summary, rows_by_model, per_size = [], {}, {}
     for size, runs in all_metrics.items():
+        rows = []
         for s, first in enumerate(runs[0]["subnetworks"]):
             accs = [r["subnetworks"][s]["accuracy"] for r in runs]
             row = dict(first, size=size, accuracy=float(np.mean(accs)), accuracy_std=float(np.std(accs)), runs=len(runs))
-            summary.append(row)
-            rows_by_model.setdefault(f"size {size.upper()}" + (" (mini data)" if mini else ""), []).append(row)
+            rows.append(row)
             log(f"size {size.upper()} {row['subnetwork']}: accuracy {100 * row['accuracy']:.2f} +- "
                 f"{100 * row['accuracy_std']:.2f} over {len(runs)} run(s), {row['mac_percentage']:.1f}% MACs")
-        log(f"size {size.upper()} pretrained accuracy: {np.mean([r['pretrained_accuracy'] for r in runs]):.4f}")
-    write_json(out_dir / "results.json", {"dataset": "mini" if mini else "full", "subnetworks": summary})
+        summary += rows
+        rows_by_model[f"size {size.upper()}" + (" (mini data)" if mini else "")] = rows
+        pretrained = float(np.mean([r["pretrained_accuracy"] for r in runs]))
+        monotone = accuracy_non_decreasing(rows)
+        per_size[size] = {"pretrained_accuracy": pretrained, "accuracy_non_decreasing": monotone}
+        log(f"size {size.upper()} pretrained accuracy: {pretrained:.4f}; accuracy non-decreasing with the MAC "
+            f"budget: {'yes' if monotone else 'NO'}")
+    write_json(out_dir / "results.json", {"dataset": "mini" if mini else "full", "sizes": per_size,
+                                          "subnetworks": summary})
     _write_csv(out_dir / "results.csv", summary)
     return plot_results(rows_by_model, out_dir / "plots", f" — {name}" + (" (mini data)" if mini else ""))
 
@@ -520,7 +596,7 @@ def run(args):
     log = logger.info
     log(f"{experiment}: {' '.join(sys.argv[1:]) if sys.argv else ''}")
     data = load_data(args, cache_dir=out_dir.parent / "feature_cache")
-    log("data: " + ", ".join(f"{k} {v[0].shape}" for k, v in data.items()))
+    log("data: " + ", ".join(f"{k} {v[0].shape}" for k, v in data.items() if isinstance(v, tuple)))
     all_metrics = {}
     for size in sizes:
         for run_index in range(args.experimental_runs):

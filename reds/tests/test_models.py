@@ -120,3 +120,43 @@ def test_knapsack_subnetworks_nest_fit_budgets_and_extract_exactly(key, channel_
         if s >= 2:
             assert params >= previous_params  # larger budget, larger (nested) subnetwork
         previous_params = params
+
+
+@pytest.mark.parametrize("key,channel_aware", [(("reds_ds_cnn_s", ()), False), (("reds_cnn_s", ()), True)],
+                         ids=["ds_cnn_s", "cnn_s"])
+def test_per_subnetwork_batch_norm_recalibration(key, channel_aware):
+    """--bn_mode per_subnet_recalib: each subnetwork's BN normalises its own activations, and the extracted
+    standalone model carries those statistics (== nested model to 1e-5)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    model = _build(key)
+    _randomise_bn(model, rng)
+    for layer in model.layers:  # unit affine so the BN outputs show the normalisation itself
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.gamma.assign(tf.ones_like(layer.gamma))
+            layer.beta.assign(tf.zeros_like(layer.beta))
+    arch = architecture(model)
+    full = {n: model.get_layer(n).output_shape[-1] for n in arch.width_layers}
+    small = {n: max(2, u // 3) for n, u in full.items()}
+    reds_model = RedsModel(model, [full, small], channel_aware)
+    x = rng.normal(1.0, 2.0, size=(96, *model.input_shape[1:])).astype(np.float32)
+    before = [o.numpy() for o in reds_model(x[:4])]
+    stats = reds_model.recalibrate_batch_norm(x, batch_size=40)
+    assert set(stats[1]) == {layer.name for layer in model.layers
+                             if isinstance(layer, tf.keras.layers.BatchNormalization)}
+    bn = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert stats[1][bn[0].name][0].shape == (small[arch.width_layers[0]],)
+    # the first BN's statistics are those of the (sliced) first conv output on x
+    first_conv = model.layers[0]
+    kernel = first_conv.kernel[..., : small[first_conv.name]]
+    conv = tf.nn.conv2d(x, kernel, first_conv.strides, first_conv.padding.upper()) + first_conv.bias[: kernel.shape[-1]]
+    np.testing.assert_allclose(stats[1][bn[0].name][0], conv.numpy().mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats[1][bn[0].name][1], conv.numpy().var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+    after = [o.numpy() for o in reds_model(x[:4])]
+    assert all(np.abs(a - b).max() > 1e-3 for a, b in zip(after, before))  # the statistics are used
+    build = _builder(key)
+    for s, widths in enumerate(reds_model.subnet_widths):
+        sub = extract_subnetwork(model, widths, build, channel_aware, stats[s])
+        np.testing.assert_allclose(sub(x[:4], training=False).numpy(), after[s], atol=1e-5)
+        np.testing.assert_allclose(reds_model.call_subnetwork(x[:4], s).numpy(), after[s], atol=1e-5)

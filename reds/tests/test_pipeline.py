@@ -74,14 +74,25 @@ def test_kws_ds_cnn_s_end_to_end_top_down_nested(mini_data_dir, tmp_path):
     assert all(r["widths"][-1] >= 60 for r in metrics["subnetworks"])  # last_pointwise_filters
 
 
-def test_fashion_mnist_end_to_end(mini_data_dir, tmp_path):
+def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_data_dir, tmp_path):
     out = tmp_path / "fmnist"
     vision_ds_convolution_fashion_mnist.main([
         "--data_dir", str(mini_data_dir / "fashion_mnist"), "--out_dir", str(out), "--max_samples", "256",
-        "--constraints_percentages", "0.5", "--subnets_number", "2", "--no-export_tflite", *QUICK])
+        "--constraints_percentages", "0.5", "--subnets_number", "2", "--no-export_tflite", *QUICK,
+        "--memory_budget", "0.3", "--bn_mode", "per_subnet_recalib", "--bn_recalibration_samples", "128"])
     metrics = json.loads((out / "s" / "run0" / "metrics.json").read_text())
-    assert [r["subnetwork"] for r in metrics["subnetworks"]] == ["100%", "50%"]
-    assert metrics["subnetworks"][1]["within_budget"]
+    full, half = metrics["subnetworks"]
+    assert [full["subnetwork"], half["subnetwork"]] == ["100%", "50%"]
+    assert half["within_budget"] and half["within_memory_budget"]
+    # conv stack of the vision DS-CNN S: 640 + 4 x (640 + 4,160) = 19,840 parameters (kernels + biases)
+    assert full["knapsack_model_parameters"] == 19_840
+    assert half["memory_target"] == round(0.3 * 19_840) >= half["knapsack_model_parameters"]
+    # the memory row binds: it stops the selection well short of the 50 % MAC target
+    assert half["mac_percentage"] < 40
+    knapsack = json.loads((out / "s" / "run0" / "knapsack.json").read_text())
+    assert knapsack["total_parameters"] == 19_840 and knapsack["memory_targets"] == [5952]
+    assert metrics["bn_mode"] == "per_subnet_recalib"
+    assert all(0 <= r["accuracy_shared_bn_statistics"] <= 1 for r in metrics["subnetworks"])
 
 
 def test_bad_flags_and_missing_data_give_clear_errors(tmp_path):

@@ -4,7 +4,10 @@
   extracted v0.02 tarballs or the mini version), MFCCs from its public ``compute_mfcc`` with REDS's front-end
   parameters (40 ms window, 20 ms stride -> 49x10; the DNN scripts 40 ms stride -> 25x10). The training split
   keeps ``silence_percentage`` / ``unknown_percentage`` of silence and unknown clips as the ARM
-  ``AudioProcessor`` does. Features are computed once and cached as ``.npz`` next to the data.
+  ``AudioProcessor`` does. Features are computed once and cached as ``.npz`` next to the data. Training-time
+  augmentation as the ARM ``AudioProcessor`` (time shift, background noise mixed in with probability
+  ``background_frequency`` at volume U(0, ``background_volume``), clipped to [-1, 1]) is redrawn per clip and
+  epoch by ``SpeechAugmentation`` from the training waveforms (``load_speech_commands(keep_train_audio=True)``).
 - Fashion-MNIST: the four idx ``.gz`` files (downloaded with md5 checks by ``download_fashion_mnist``).
 - CIFAR-10: the python pickles via ``mlperf_tiny.image_classification.train.load_cifar_10_data``.
 
@@ -58,13 +61,13 @@ def _subsample_train(entries, silence_percentage, unknown_percentage, seed):
     return [kept[i] for i in rng.permutation(len(kept))]
 
 
-def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count, batch=256):
-    import tensorflow as tf
-    from mlperf_tiny.keyword_spotting.get_dataset import SAMPLE_RATE, compute_mfcc, read_wav
+def _read_clips(base, entries):
+    """int16 waveforms [N, 16000] (zero-padded) of split entries (files or 1 s windows of noise files)."""
+    from mlperf_tiny.keyword_spotting.get_dataset import SAMPLE_RATE, read_wav
     from tqdm import tqdm
 
     noise = {}
-    audio = np.zeros((len(entries), SAMPLE_RATE), np.float32)
+    audio = np.zeros((len(entries), SAMPLE_RATE), np.int16)
     for i, (item, _) in enumerate(tqdm(entries, desc="read wav", unit="clip", leave=False)):
         if isinstance(item, tuple | list):
             rel, start = item
@@ -73,7 +76,15 @@ def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficie
             clip = noise[rel][start : start + SAMPLE_RATE]
         else:
             clip = read_wav(base / item)[:SAMPLE_RATE]
-        audio[i, : len(clip)] = clip / 32768.0
+        audio[i, : len(clip)] = clip
+    return audio
+
+
+def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count, batch=256):
+    import tensorflow as tf
+    from mlperf_tiny.keyword_spotting.get_dataset import compute_mfcc
+
+    audio = _read_clips(base, entries).astype(np.float32) / 32768.0
     features = [compute_mfcc(tf.constant(audio[i : i + batch]), window_size_ms=window_size_ms,
                              window_stride_ms=window_stride_ms, dct_coefficient_count=dct_coefficient_count).numpy()
                 for i in range(0, len(audio), batch)]
@@ -81,45 +92,154 @@ def _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficie
 
 
 def load_speech_commands(data_dir, window_size_ms=40.0, window_stride_ms=20.0, dct_coefficient_count=10,
-                         silence_percentage=10.0, unknown_percentage=10.0, cache_dir=None):
+                         silence_percentage=10.0, unknown_percentage=10.0, cache_dir=None, keep_train_audio=False):
     """{'train'|'validation'|'test': (features [N, T, 10, 1] float32, labels [N] int64)}.
 
     ``cache_dir``: where the features are cached (one file per data folder and front-end setting).
+    ``keep_train_audio``: also return ``'train_audio'`` (int16 waveforms [N, 16000], same labels and order as
+    ``'train'``) and ``'background_noise'`` (the training noise files, float [-1, 1]) for ``SpeechAugmentation``.
     """
-    from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError, list_split_files
+    data = _load_speech_features(data_dir, window_size_ms, window_stride_ms, dct_coefficient_count,
+                                 silence_percentage, unknown_percentage, cache_dir)
+    if keep_train_audio:
+        data["train_audio"] = (_train_audio(data_dir, silence_percentage, unknown_percentage, cache_dir),
+                               data["train"][1])
+        data["background_noise"] = training_noise(data_dir)
+    return data
+
+
+def _cache_path(cache_dir, data_dir, name):
+    tag = hashlib.md5(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
+    return Path(cache_dir) / f"{tag}_{name}"
+
+
+def _read_cache(path, keys):
+    """The arrays of an ``.npz`` cache, or None when it is missing or corrupt (then it is deleted)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in keys}
+    except (OSError, KeyError, ValueError):
+        path.unlink()  # an interrupted write is recomputed
+        return None
+
+
+def _write_cache(path, arrays):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _train_entries(data_dir, silence_percentage, unknown_percentage):
+    from mlperf_tiny.keyword_spotting.get_dataset import list_split_files
+
+    base, entries = list_split_files(data_dir, "train")
+    return base, _subsample_train(entries, silence_percentage, unknown_percentage, KWS_SPLIT_SEED)
+
+
+def _train_audio(data_dir, silence_percentage, unknown_percentage, cache_dir):
+    path = None if cache_dir is None else _cache_path(
+        cache_dir, data_dir, f"reds_audio_sil{silence_percentage:g}_unk{unknown_percentage:g}.npz")
+    cached = _read_cache(path, ["audio"])
+    if cached is not None:
+        return cached["audio"]
+    base, entries = _train_entries(data_dir, silence_percentage, unknown_percentage)
+    audio = _read_clips(base, entries)
+    if path is not None:
+        _write_cache(path, {"audio": audio})
+    return audio
+
+
+def training_noise(data_dir):
+    """Background-noise waveforms for training augmentation (float [-1, 1]); the validation noise file is left
+    out, since its windows are the validation split's silence clips."""
+    from mlperf_tiny.keyword_spotting.get_dataset import (BACKGROUND_NOISE_DIR_NAME, SAMPLE_RATE, TRAIN_DIR,
+                                                          VALIDATION_NOISE_FILE, read_wav)
+
+    folder = Path(data_dir) / TRAIN_DIR / BACKGROUND_NOISE_DIR_NAME
+    paths = [p for p in sorted(folder.glob("*.wav")) if p.name != VALIDATION_NOISE_FILE]
+    clips = [read_wav(p).astype(np.float32) / 32768.0 for p in paths]
+    return [c for c in clips if len(c) > SAMPLE_RATE]
+
+
+class SpeechAugmentation:
+    """The ARM ``AudioProcessor`` training augmentation on a batch of waveforms, then the MFCC front end.
+
+    Per clip: a time shift drawn from U{-s, ..., s} samples (zero padding), and with probability
+    ``background_frequency`` a random window of a random noise file at volume U(0, ``background_volume``),
+    the sum clipped to [-1, 1]. Draws come from a seeded numpy generator, so a run is reproducible. The training
+    loops read ``data[augment.source]`` (the waveforms) instead of the cached features.
+    """
+
+    source = "train_audio"
+
+    def __init__(self, noise, time_shift_samples, background_frequency, background_volume, window_size_ms,
+                 window_stride_ms, dct_coefficient_count, seed=0):
+        self.noise = [np.asarray(n, np.float32) for n in noise]
+        self.time_shift_samples = int(time_shift_samples)
+        self.background_frequency = float(background_frequency) if self.noise else 0.0
+        self.background_volume = float(background_volume)
+        self.mfcc = {"window_size_ms": window_size_ms, "window_stride_ms": window_stride_ms,
+                     "dct_coefficient_count": dct_coefficient_count}
+        self.rng = np.random.RandomState(seed)
+
+    def mix(self, audio):
+        """Shifted and noise-mixed float waveforms [B, S] from int16 (or float [-1, 1]) waveforms [B, S]."""
+        audio = np.asarray(audio)
+        wav = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        batch, samples = wav.shape
+        s = self.time_shift_samples
+        if s:
+            padded = np.pad(wav, [(0, 0), (s, s)])
+            starts = s - self.rng.randint(-s, s + 1, batch)
+            wav = padded[np.arange(batch)[:, None], starts[:, None] + np.arange(samples)[None, :]]
+        if self.background_frequency > 0:
+            volumes = np.where(self.rng.uniform(size=batch) < self.background_frequency,
+                               self.rng.uniform(0, self.background_volume, batch), 0.0).astype(np.float32)
+            noise = np.empty_like(wav)
+            for i, n in enumerate(self.rng.randint(len(self.noise), size=batch)):
+                start = self.rng.randint(0, len(self.noise[n]) - samples + 1)
+                noise[i] = self.noise[n][start : start + samples]
+            wav = np.clip(wav + noise * volumes[:, None], -1.0, 1.0)
+        return wav
+
+    def __call__(self, audio):
+        import tensorflow as tf
+        from mlperf_tiny.keyword_spotting.get_dataset import compute_mfcc
+
+        features = compute_mfcc(tf.constant(self.mix(audio)), **self.mfcc)
+        return features[..., None]
+
+
+def _load_speech_features(data_dir, window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage,
+                          unknown_percentage, cache_dir):
+    from mlperf_tiny.keyword_spotting.get_dataset import (LAYOUT_HELP, DatasetLayoutError, directory_layout_ok,
+                                                          list_split_files)
 
     data_dir = Path(data_dir)
-    cache = cache_dir is not None
-    if cache:
-        tag = hashlib.md5(str(data_dir.resolve()).encode()).hexdigest()[:8]
-        name = _kws_cache_name(window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage,
-                               unknown_percentage)
-        cache_path = Path(cache_dir) / f"{tag}_{name}"
-    if cache and cache_path.is_file():
-        try:
-            with np.load(cache_path) as f:
-                return {s: (f[f"{s}_x"], f[f"{s}_y"]) for s in ("train", "validation", "test")}
-        except (OSError, KeyError, ValueError):
-            cache_path.unlink()  # a corrupt cache (interrupted write) is recomputed
-    from mlperf_tiny.keyword_spotting.get_dataset import LAYOUT_HELP, directory_layout_ok
-
+    names = [f"{s}_{k}" for s in ("train", "validation", "test") for k in ("x", "y")]
+    cache_path = None if cache_dir is None else _cache_path(cache_dir, data_dir, _kws_cache_name(
+        window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage, unknown_percentage))
+    cached = _read_cache(cache_path, names)
+    if cached is not None:
+        return {s: (cached[f"{s}_x"], cached[f"{s}_y"]) for s in ("train", "validation", "test")}
     if not directory_layout_ok(data_dir):
         raise DatasetError(f"{data_dir} is not an extracted Speech Commands v0.02 folder. {LAYOUT_HELP}")
     splits = {}
     try:
         for split in ("train", "validation", "test"):
-            base, entries = list_split_files(data_dir, split)
             if split == "train":
-                entries = _subsample_train(entries, silence_percentage, unknown_percentage, KWS_SPLIT_SEED)
+                base, entries = _train_entries(data_dir, silence_percentage, unknown_percentage)
+            else:
+                base, entries = list_split_files(data_dir, split)
             x = _kws_features(base, entries, window_size_ms, window_stride_ms, dct_coefficient_count)
             splits[split] = (x, np.array([label for _, label in entries], np.int64))
     except (DatasetLayoutError, FileNotFoundError) as err:
         raise DatasetError(f"{err}\nFor REDS pass --data_dir pointing at that folder (MINI=1 uses data/mini).") from err
-    if cache:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_suffix(".tmp.npz")
-        np.savez(tmp, **{f"{s}_{k}": v for s, (x, y) in splits.items() for k, v in (("x", x), ("y", y))})
-        tmp.replace(cache_path)
+    if cache_path is not None:
+        _write_cache(cache_path, {f"{s}_{k}": v for s, (x, y) in splits.items() for k, v in (("x", x), ("y", y))})
     return splits
 
 

@@ -90,6 +90,12 @@ def batches(x, y, batch_size, shuffle_seed=None, augment=None):
         yield xb, tf.constant(y[idx])
 
 
+def training_batches(data, batch_size, shuffle_seed=None, augment=None):
+    """Training batches: from ``data[augment.source]`` when the augmentation reads another array (the KWS
+    waveforms), else from ``data['train']``."""
+    return batches(*data[getattr(augment, "source", "train")], batch_size, shuffle_seed, augment)
+
+
 def _predict_fn(model):
     """One traced inference function per model (re-creating it per call retraces every time)."""
     if getattr(model, "_reds_predict", None) is None:
@@ -187,15 +193,14 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
     start_epoch = epoch_log.resume(reds_model.base, optimizer, variables, signature, log)
     if start_epoch:
         log(f"{phase}: resuming after epoch {start_epoch}")
-    x, y = data["train"]
-    steps = math.ceil(len(x) / batch_size)
+    steps = math.ceil(len(data["train"][0]) / batch_size)
     last = None
     for epoch in range(start_epoch + 1, epochs + 1):
         t0 = time.perf_counter()
         seed_e = seed + epoch if shuffle_each_epoch else seed
         totals = np.zeros(len(reds_model.plans))
-        for xb, yb in tqdm(batches(x, y, batch_size, seed_e, augment), total=steps, desc=f"{phase} {epoch}/{epochs}",
-                           leave=False, unit="batch"):
+        for xb, yb in tqdm(training_batches(data, batch_size, seed_e, augment), total=steps,
+                           desc=f"{phase} {epoch}/{epochs}", leave=False, unit="batch"):
             totals += step(xb, yb).numpy()
         val = evaluate(reds_model, *data["validation"])
         test = val if data["test"] is data["validation"] else evaluate(reds_model, *data["test"])
@@ -242,15 +247,14 @@ def train_plain(model, data, epochs, learning_rate, batch_size, log, trainable=N
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    x, y = data["train"]
+    steps = math.ceil(len(data["train"][0]) / batch_size)
     accuracy = plain_accuracy(model, *data[stop_split])
     for epoch in range(1, epochs + 1):
         if stop_accuracy is not None and accuracy >= stop_accuracy:
             log(f"{desc}: {stop_split} accuracy {accuracy:.4f} >= {stop_accuracy:.4f}, stopping before epoch {epoch}")
             break
-        losses = [float(step(xb, yb)) for xb, yb in tqdm(batches(x, y, batch_size, seed + epoch, augment),
-                                                         total=math.ceil(len(x) / batch_size),
-                                                         desc=f"{desc} {epoch}/{epochs}", leave=False)]
+        losses = [float(step(xb, yb)) for xb, yb in tqdm(training_batches(data, batch_size, seed + epoch, augment),
+                                                         total=steps, desc=f"{desc} {epoch}/{epochs}", leave=False)]
         accuracy = plain_accuracy(model, *data[stop_split])
         log(f"{desc} epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, {stop_split} accuracy {accuracy:.4f}")
     return accuracy

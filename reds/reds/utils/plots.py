@@ -13,8 +13,9 @@ QUANTITIES = {
 }
 
 
-def plot_results(rows_by_model, out_dir, title_suffix=""):
-    """rows_by_model: {label: [{'mac_percentage': p, 'params': .., 'accuracy': .., ...}]}; returns paths."""
+def plot_results(rows_by_model, out_dir, title_suffix="", suffix=""):
+    """rows_by_model: {label: [{'mac_percentage': p, 'params': .., 'accuracy': .., ...}]}; returns the paths
+    ``<quantity><suffix>.{png,html}``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,14 +39,15 @@ def plot_results(rows_by_model, out_dir, title_suffix=""):
         title = f"{quantity} vs MACs{title_suffix}"
         ax.set(xlabel="MACs (% of the full model)", ylabel=axis_label, title=title)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
         fig.tight_layout()
-        png = out_dir / f"{quantity}.png"
+        png = out_dir / f"{quantity}{suffix}.png"
         fig.savefig(png)
         plt.close(fig)
         pfig.update_layout(title=title, xaxis_title="MACs (% of the full model)", yaxis_title=axis_label,
                            template="plotly_white")
-        html = out_dir / f"{quantity}.html"
+        html = out_dir / f"{quantity}{suffix}.html"
         pfig.write_html(html, include_plotlyjs="directory")  # one plotly.min.js per folder, viewable offline
         paths += [png, html]
     return paths

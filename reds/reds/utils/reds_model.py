@@ -98,12 +98,18 @@ def _activation(layer, x):
     return layer.activation(x)
 
 
-def forward(model, plan, x):
-    """Run one subnetwork of ``model`` (full-width weights) on ``x`` with BN in inference mode."""
+def forward(model, plan, x, bn_statistics=None):
+    """Run one subnetwork of ``model`` (full-width weights) on ``x`` with BN in inference mode.
+
+    ``bn_statistics``: {BN layer name: (mean, variance)} of this subnetwork (``--bn_mode per_subnet_recalib``)
+    used instead of the sliced shared moving statistics.
+    """
     for layer, slicing in plan:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         weights = sliced_weights(layer, slicing)
+        if bn_statistics and layer.name in bn_statistics:
+            weights = weights[:2] + [tf.constant(v) for v in bn_statistics[layer.name]]
         if isinstance(layer, keras.layers.DepthwiseConv2D):
             x = tf.nn.depthwise_conv2d(x, weights[0], (1, *layer.strides, 1), layer.padding.upper()) + weights[1]
             x = _activation(layer, x)
@@ -136,18 +142,48 @@ class RedsModel(keras.Model):
         self.channel_aware_flatten_slice = channel_aware_flatten_slice
         self.plans = [layer_plan(base, w, channel_aware_flatten_slice) for w in self.subnet_widths]
 
+        self.bn_statistics = None  # per subnetwork {BN name: (mean, variance)} after recalibrate_batch_norm
+
+    def _statistics(self, index):
+        return None if self.bn_statistics is None else self.bn_statistics[index]
+
     def call(self, inputs, training=None):
-        return [forward(self.base, plan, inputs) for plan in self.plans]
+        return [forward(self.base, plan, inputs, self._statistics(s)) for s, plan in enumerate(self.plans)]
 
     def call_subnetwork(self, inputs, index):
         """Run only subnetwork ``index`` (switching width = picking another slice plan; no weight moves)."""
-        return forward(self.base, self.plans[index], inputs)
+        return forward(self.base, self.plans[index], inputs, self._statistics(index))
+
+    def recalibrate_batch_norm(self, x, batch_size=256):
+        """Give every subnetwork its own BN moving statistics: the population mean/variance of each BN input on
+        ``x`` at that subnetwork's widths (``--bn_mode per_subnet_recalib``; the faithful mode shares the
+        pretrained statistics, quirk Q2). Layer by layer over the whole of ``x``, so each BN sees the
+        already-recalibrated layers before it. Retraces the model's functions (new constants)."""
+        statistics = []
+        for plan in self.plans:
+            stats = {}
+            h = [tf.constant(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+            for layer, slicing in plan:
+                if isinstance(layer, keras.layers.InputLayer):
+                    continue
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    axes = tuple(range(len(h[0].shape) - 1))
+                    count = sum(int(np.prod([c.shape[a] for a in axes])) for c in h)
+                    mean = sum(np.asarray(tf.reduce_sum(tf.cast(c, tf.float64), axes)) for c in h) / count
+                    sq = sum(np.asarray(tf.reduce_sum(tf.square(tf.cast(c, tf.float64) - mean), axes)) for c in h)
+                    stats[layer.name] = (mean.astype(np.float32), (sq / count).astype(np.float32))
+                h = [forward(self.base, [(layer, slicing)], c, stats) for c in h]
+            statistics.append(stats)
+        self.bn_statistics = statistics
+        self._reds_predict = None  # the traced inference function holds the old statistics
+        return statistics
 
 
-def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False):
+def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False, bn_statistics=None):
     """A plain Keras model of one subnetwork with its slice of ``base``'s weights.
 
     ``builder(widths=...)`` must build the same architecture at those widths (the registered builder).
+    ``bn_statistics``: the subnetwork's own BN statistics (``RedsModel.recalibrate_batch_norm``), if any.
     """
     plan = layer_plan(base, widths, channel_aware_flatten_slice)
     sub = builder(widths=widths)
@@ -157,6 +193,8 @@ def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False)
         if not layer.weights:
             continue
         values = [np.asarray(t) for t in sliced_weights(source, by_name[layer.name])]
+        if bn_statistics and layer.name in bn_statistics:
+            values = values[:2] + list(bn_statistics[layer.name])
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.set_weights(values)
         else:

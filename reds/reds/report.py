@@ -1,0 +1,124 @@
+"""Table of every REDS run under a results root: accuracy per MAC budget, MACs, int8 size, monotonicity.
+
+    python -m reds.report --runs runs/mini/reds [--out runs/mini/reds/report.md] [--check_non_decreasing]
+
+Reads each ``<script>/results.json`` the pipelines write last and prints one markdown row per script and
+model size: the pretrained accuracy, the accuracy of every subnetwork (largest budget first), the achieved
+MAC share of the budgeted layers, the int8 TFLite size, and whether accuracy is non-decreasing with the
+budget. ``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SCRIPT_TITLES = {
+    "kws_dnn": "DNN",
+    "kws_convolution_cnn": "CNN",
+    "kws_convolution_depthwise": "DS-CNN",
+    "vision_ds_convolution_fashion_mnist": "vision DS-CNN, Fashion-MNIST",
+    "vision_ds_convolution_cifar10": "vision DS-CNN, CIFAR-10",
+}
+
+
+def get_args_parser(add_help=True):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
+    p.add_argument("--runs", default="runs/mini/reds", help="results root holding <script>/results.json")
+    p.add_argument("--out", default=None, help="also write the table to this markdown file (and .json beside it)")
+    p.add_argument("--plots", default=None,
+                   help="folder for the paper's figures across architectures (parameters, accuracy, inference vs "
+                        "MAC %%, one figure per model size; default <runs>/plots)")
+    p.add_argument("--check_non_decreasing", action="store_true",
+                   help="exit 1 when a model's accuracy drops as its MAC budget grows")
+    return p
+
+
+def collect(runs_root):
+    """([row] per (script, size) in SCRIPT_TITLES order, {size: {architecture: subnetwork rows}}) from every
+    results.json under ``runs_root``."""
+    root = Path(runs_root)
+    paths = sorted(root.glob("*/results.json"), key=lambda p: list(SCRIPT_TITLES).index(p.parent.name)
+                   if p.parent.name in SCRIPT_TITLES else len(SCRIPT_TITLES))
+    if not paths:
+        raise FileNotFoundError(f"no <script>/results.json under {root}; run a reds make target first "
+                                f"(e.g. `make MINI=1 reds-kws`)")
+    table, by_model = [], {}
+    for path in paths:
+        results = json.loads(path.read_text())
+        by_size = {}
+        for row in results["subnetworks"]:
+            by_size.setdefault(row["size"], []).append(row)
+        for size, rows in by_size.items():
+            rows = sorted(rows, key=lambda r: -r["mac_percentage"])
+            info = results.get("sizes", {}).get(size, {})
+            accuracies = [r["accuracy"] for r in rows]
+            by_model.setdefault(size, {})[SCRIPT_TITLES.get(path.parent.name, path.parent.name)] = rows
+            table.append({
+                "script": path.parent.name, "model": f"{SCRIPT_TITLES.get(path.parent.name, path.parent.name)} "
+                                                     f"{size.upper()}",
+                "dataset": results.get("dataset"), "pretrained_accuracy": info.get("pretrained_accuracy"),
+                "subnetworks": [r["subnetwork"] for r in rows], "accuracy": accuracies,
+                "accuracy_std": [r.get("accuracy_std", 0.0) for r in rows], "runs": rows[0].get("runs", 1),
+                "mac_percentage": [r["mac_percentage"] for r in rows],
+                "within_budget": all(r.get("within_budget", True) for r in rows),
+                "int8_kib": [r["tflite_bytes"] / 1024 if r.get("tflite_bytes") else None for r in rows],
+                "non_decreasing": all(a >= b for a, b in zip(accuracies, accuracies[1:])),
+            })
+    return table, by_model
+
+
+def plot_figures(by_model, out_dir, mini=False):
+    """The paper's README figures: per model size, one line per architecture (PNG + interactive HTML)."""
+    from reds.utils.plots import plot_results
+
+    paths = []
+    for size, rows_by_model in by_model.items():
+        paths += plot_results(rows_by_model, out_dir, f" — size {size.upper()}" + (" (mini data)" if mini else ""),
+                              suffix=f"_size{size.upper()}")
+    return paths
+
+
+def _percent(values, std=None):
+    if std is not None and any(std):
+        return " / ".join(f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(values, std))
+    return " / ".join(f"{100 * v:.1f}" for v in values)
+
+
+def markdown(table):
+    head = ("| model | data | pretrained | accuracy % (" + "/".join(table[0]["subnetworks"]) + ") | MAC % | "
+            "int8 KiB | within budget | non-decreasing |")
+    lines = [head, "|" + "---|" * 8]
+    for row in table:
+        kib = " / ".join("-" if k is None else f"{k:.1f}" for k in row["int8_kib"])
+        pretrained = "-" if row["pretrained_accuracy"] is None else f"{100 * row['pretrained_accuracy']:.1f}"
+        lines.append(f"| {row['model']} | {row['dataset']} | {pretrained} | {_percent(row['accuracy'], row['accuracy_std'])} | "
+                     f"{' / '.join(f'{m:.0f}' for m in row['mac_percentage'])} | {kib} | "
+                     f"{'yes' if row['within_budget'] else 'NO'} | {'yes' if row['non_decreasing'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    try:
+        table, by_model = collect(args.runs)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = markdown(table)
+    print(text)
+    plot_figures(by_model, Path(args.plots or Path(args.runs) / "plots"), mini=table[0]["dataset"] == "mini")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
+    if args.check_non_decreasing and not all(r["non_decreasing"] for r in table):
+        bad = ", ".join(r["model"] for r in table if not r["non_decreasing"])
+        print(f"accuracy drops with a larger budget: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
