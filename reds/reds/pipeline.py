@@ -329,14 +329,15 @@ def knapsack_layer_macs(sub):
 # ---------------------------------------------------------------------------------------------- pipeline
 
 
-def score_units(model, data, args, batch_size, augment=None):
+def score_units(model, data, args, batch_size, augment=None, seed=0):
     """Taylor scores per unit from ``minibatch_number`` (augmented) training batches."""
     from reds.utils import importance_score as isc
     from reds.utils.forward import training_batches
     from reds.utils.keyword_spotting_models import architecture
 
     arch = architecture(model)
-    grads = isc.accumulate_gradients(model, training_batches(data, batch_size, augment=augment),
+    grads = isc.accumulate_gradients(model, training_batches(data, batch_size, augment=augment,
+                                                             augment_key=(seed, "unit scores")),
                                      args.minibatch_number, training=args.score_training_mode)
     if arch.family == "dnn":
         return {n: isc.unit_scores(grads[n], "dense") for n in arch.width_layers}
@@ -394,7 +395,7 @@ def run_one(args, size, run, data, out_dir, log):
     arch = architecture(model)
 
     # 2-3. scores and permutation
-    scores = score_units(model, data, args, args.batch_size, augment)
+    scores = score_units(model, data, args, args.batch_size, augment, seed)
     perms = isc.permute_model(model, scores, args.consistent_permutation, args.channel_aware_flatten_slice)
     scores = isc.permuted_scores(scores, perms)
     permuted_accuracy = forward.plain_accuracy(model, *data[report_split])
@@ -410,8 +411,10 @@ def run_one(args, size, run, data, out_dir, log):
     # 5. pointwise-kernel scores (DS-CNN)
     pw_scores = None
     if arch.family == "ds_cnn":
-        grads = isc.accumulate_gradients(model, forward.training_batches(data, args.batch_size, augment=augment),
-                                         args.minibatch_number, training=args.score_training_mode)
+        kernel_batches = forward.training_batches(data, args.batch_size, augment=augment,
+                                                  augment_key=(seed, "pointwise kernel scores"))
+        grads = isc.accumulate_gradients(model, kernel_batches, args.minibatch_number,
+                                         training=args.score_training_mode)
         pw_scores = [isc.unit_scores(grads[n], "pointwise") for n in arch.width_layers[1:]]
 
     # 6. iterative knapsack

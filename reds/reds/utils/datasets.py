@@ -185,6 +185,9 @@ class SpeechAugmentation:
                      "dct_coefficient_count": dct_coefficient_count}
         self.rng = np.random.RandomState(seed)
 
+    def reseed(self, seed):
+        self.rng = np.random.RandomState(seed)
+
     def mix(self, audio):
         """Shifted and noise-mixed float waveforms [B, S] from int16 (or float [-1, 1]) waveforms [B, S]."""
         audio = np.asarray(audio)

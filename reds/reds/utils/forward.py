@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import time
+import zlib
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
@@ -90,9 +91,23 @@ def batches(x, y, batch_size, shuffle_seed=None, augment=None):
         yield xb, tf.constant(y[idx])
 
 
-def training_batches(data, batch_size, shuffle_seed=None, augment=None):
+def augmentation_seed(*key):
+    """A 31-bit seed from a key such as (run seed, phase name, epoch): the same draws after a resume."""
+    return zlib.crc32(repr(key).encode()) & 0x7FFFFFFF
+
+
+def training_batches(data, batch_size, shuffle_seed=None, augment=None, augment_key=None):
     """Training batches: from ``data[augment.source]`` when the augmentation reads another array (the KWS
-    waveforms), else from ``data['train']``."""
+    waveforms), else from ``data['train']``.
+
+    ``augment_key`` (e.g. ``(seed, phase, epoch)``) reseeds the augmentation's random draws first, so a phase
+    that is resumed, or that runs after skipped ones, sees the same augmented batches as in one go.
+    """
+    if augment is not None and augment_key is not None:
+        if hasattr(augment, "reseed"):
+            augment.reseed(augmentation_seed(*augment_key))
+        else:  # the vision augmentation draws from TF's global generator
+            tf.random.set_seed(augmentation_seed(*augment_key))
     return batches(*data[getattr(augment, "source", "train")], batch_size, shuffle_seed, augment)
 
 
@@ -199,7 +214,7 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
         t0 = time.perf_counter()
         seed_e = seed + epoch if shuffle_each_epoch else seed
         totals = np.zeros(len(reds_model.plans))
-        for xb, yb in tqdm(training_batches(data, batch_size, seed_e, augment), total=steps,
+        for xb, yb in tqdm(training_batches(data, batch_size, seed_e, augment, (seed, phase, epoch)), total=steps,
                            desc=f"{phase} {epoch}/{epochs}", leave=False, unit="batch"):
             totals += step(xb, yb).numpy()
         val = evaluate(reds_model, *data["validation"])
@@ -253,8 +268,9 @@ def train_plain(model, data, epochs, learning_rate, batch_size, log, trainable=N
         if stop_accuracy is not None and accuracy >= stop_accuracy:
             log(f"{desc}: {stop_split} accuracy {accuracy:.4f} >= {stop_accuracy:.4f}, stopping before epoch {epoch}")
             break
-        losses = [float(step(xb, yb)) for xb, yb in tqdm(training_batches(data, batch_size, seed + epoch, augment),
-                                                         total=steps, desc=f"{desc} {epoch}/{epochs}", leave=False)]
+        epoch_batches = training_batches(data, batch_size, seed + epoch, augment, (seed, desc, epoch))
+        losses = [float(step(xb, yb)) for xb, yb in tqdm(epoch_batches, total=steps, desc=f"{desc} {epoch}/{epochs}",
+                                                         leave=False)]
         accuracy = plain_accuracy(model, *data[stop_split])
         log(f"{desc} epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, {stop_split} accuracy {accuracy:.4f}")
     return accuracy
