@@ -141,6 +141,8 @@ def get_args_parser(defaults=None, add_help=True, description=None):
                         "hard-coded 0.905 / 0.80)")
     g.add_argument("--max_samples", type=int, default=None, help="cap on training samples (quick checks)")
     g.add_argument("--export_tflite", action=argparse.BooleanOptionalAction, default=True)
+    g.add_argument("--export_runtime_width", action=argparse.BooleanOptionalAction, default=True,
+                   help="also one float TFLite holding every subnetwork, the active one an int32 input")
     g.add_argument("--configurations_indexes", default="0,1,2,3",
                    help="--full_training: which subnetworks to train (0 = full, then ascending budgets)")
 
@@ -500,6 +502,9 @@ def run_one(args, size, run, data, out_dir, log):
     switch = nested_switch_us(reds_model, data["test"][0])
     if contents:
         switch["tflite_interpreter_switch_ms"] = tflite_switch_ms(contents)
+    if args.export_tflite and args.export_runtime_width:
+        switch["runtime_width_tflite"] = runtime_width_export(model, reds_model, subnet_widths, args, data,
+                                                              run_dir, labels, log)
     metrics = {"model": model.name, "size": size, "run": run, "seed": seed,
                "dataset": "mini" if "mini" in str(args.data_dir) else args.dataset,
                "pretrained_accuracy": pretrained_accuracy, "permuted_accuracy": permuted_accuracy,
@@ -507,6 +512,30 @@ def run_one(args, size, run, data, out_dir, log):
     write_json(run_dir / "metrics.json", metrics)
     _write_csv(run_dir / "subnetworks.csv", rows)
     return metrics
+
+
+RUNTIME_WIDTH_SAMPLES = 8  # inputs for the output check and the timings of the run-time-width flatbuffer
+RUNTIME_WIDTH_KEYS = ("tflite", "tflite_bytes", "full_model_tflite_bytes", "bytes_ratio", "stored_constants",
+                      "max_abs_diff", "argmax_agreement", "latency_ms", "switch", "modes", "fallbacks")
+
+
+def runtime_width_export(model, reds_model, subnet_widths, args, data, run_dir, labels, log):
+    """One float TFLite flatbuffer whose active subnetwork is an int32 input (``utils/runtime_width.py``)."""
+    from reds.utils.runtime_width import export_runtime_width_tflite
+
+    if reds_model.bn_statistics is not None:
+        log("run-time-width TFLite skipped: it shares one set of BN statistics (use --bn_mode frozen_stats)")
+        return None
+    path = run_dir / "tflite" / f"{model.name}_runtime_width.tflite"
+    result = export_runtime_width_tflite(model, subnet_widths, args.channel_aware_flatten_slice, path,
+                                         data["test"][0][:RUNTIME_WIDTH_SAMPLES])
+    result["tflite"] = str(path)
+    log(f"run-time-width float TFLite: {result['tflite_bytes']} B ({result['bytes_ratio']:.2f}x the full model), "
+        f"max |diff| vs nested {max(result['max_abs_diff']):.1e}, latency ms " + ", ".join(
+            f"{label} {ms:.3f}" for label, ms in zip(labels, result["latency_ms"])) +
+        f", invoke after a switch {result['switch']['after_switch_us']:.0f} us vs "
+        f"{result['switch']['same_index_us']:.0f} us")
+    return {k: result[k] for k in RUNTIME_WIDTH_KEYS if k in result}
 
 
 def full_training(args, build, subnet_widths, labels, percentages, data, run_dir, log, augment, seed, targets,

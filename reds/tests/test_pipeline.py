@@ -1,6 +1,7 @@
 """End-to-end ``main([...])`` runs of the original scripts on the mini datasets, and CLI errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 from reds.utils import datasets
@@ -42,6 +43,11 @@ def test_kws_dnn_end_to_end_on_mini_speech_commands(mini_data_dir, tmp_path):
         assert row["tflite_bytes"] > 0 and 0 <= row["tflite_accuracy"] <= 1 and row["tflite_latency_ms"] > 0
     assert rows[1]["tflite_bytes"] < rows[0]["tflite_bytes"]
     assert metrics["tflite_interpreter_switch_ms"] > 0 and metrics["nested_keras_after_switch_us"] > 0
+    # one run-time-width flatbuffer: every subnetwork, weights stored once, outputs of the nested model
+    runtime = metrics["runtime_width_tflite"]
+    assert len(runtime["max_abs_diff"]) == 4 and max(runtime["max_abs_diff"]) < 1e-5
+    assert runtime["bytes_ratio"] < 1.05 and runtime["fallbacks"] == []
+    assert Path(runtime["tflite"]).stat().st_size == runtime["tflite_bytes"]
     # the DNN permutation is function-preserving
     assert metrics["permuted_accuracy"] == pytest.approx(metrics["pretrained_accuracy"])
     # resume: a second call reuses the pretrained weights and the finished phases
