@@ -76,21 +76,9 @@ def test_dscnn_milp_size_matches_original_formulation():
     assert problem.total_macs() == 2_656_000
 
 
-def _synthetic_dscnn_s(seed=0):
-    rng = np.random.default_rng(seed)
-    U, b = 64, 4
-
-    def sorted_scores(shape):
-        return np.sort(np.round(rng.lognormal(0, 1, shape) * 1e3))[::-1]
-
-    return ks.DSCNNKnapsack(sorted_scores(U), [sorted_scores(U) for _ in range(b)],
-                            [np.round(rng.lognormal(0, 1, (U, U)) * 1e2) for _ in range(b)],
-                            5000, [1125] * b, [125] * b, budget=0, min_widths=[1] * b + [60])
-
-
 @pytest.mark.parametrize("bottom_up,td_nested", [(True, False), (False, True)])
 def test_iterative_knapsack_nests_and_respects_budgets_dscnn_s(bottom_up, td_nested):
-    problem = _synthetic_dscnn_s()
+    problem = make_instance("dscnn_s")
     percentages = [0.25, 0.5, 0.75]
     results, targets = ks.iterative_knapsack(problem, percentages, bottom_up=bottom_up, td_nested=td_nested,
                                              log=lambda _: None)
@@ -115,7 +103,7 @@ def test_bottom_up_solution_is_optimal_given_frozen_units():
 
 
 def test_top_down_without_nesting_is_independent_solves():
-    problem = _synthetic_dscnn_s(seed=2)
+    problem = make_instance("dscnn_s", 2)
     results, targets = ks.iterative_knapsack(problem, [0.25, 0.5], bottom_up=False, log=lambda _: None)
     for result, target in zip(results, targets):
         assert result.objective == problem.with_bounds(budget=target).solve_dp().objective
@@ -146,7 +134,7 @@ def test_highs_equals_dp_on_a_medium_dscnn_instance():
 
 
 def test_highs_time_limit_without_incumbent_says_what_to_do():
-    problem = _synthetic_dscnn_s(seed=1).with_bounds(budget=664_000)
+    problem = make_instance("dscnn_s", 1).with_bounds(budget=664_000)
     try:
         result = ks.solve(problem, "highs", time_limit=0.5)
     except ks.SolverTimeLimit as err:
@@ -171,7 +159,7 @@ def test_gurobi_matches_dp():
 
 @pytest.mark.skipif(not ks.gurobi_available(), reason="gurobipy not installed or not licensed")
 def test_gurobi_size_limited_licence_says_what_to_do():
-    problem = _synthetic_dscnn_s().with_bounds(budget=1_992_000)  # DS-CNN S: 16,965 variables, 17,414 rows
+    problem = make_instance("dscnn_s").with_bounds(budget=1_992_000)  # DS-CNN S: 16,965 variables, 17,414 rows
     try:
         result = ks.solve(problem, "gurobi", time_limit=2)
     except ks.SolverLicenceLimit as err:

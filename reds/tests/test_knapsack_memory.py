@@ -14,20 +14,6 @@ DSCNN_S_WIDTHS = [(11, 31, 41, 22, 64), (19, 48, 60, 37, 64), (25, 63, 60, 62, 6
 DSCNN_S_OBJECTIVES = [1_576_204, 2_353_552, 2_920_571]
 DNN_S_WIDTHS = [(29, 40, 44), (65, 74, 82), (97, 115, 120)]
 DNN_S_OBJECTIVES = [442_278, 585_198, 661_445]
-KWS_DSCNN_MEMORY = {"conv_memory": 41, "dw_memory": [10] * 4, "kernel_memory": [1] * 4, "pw_memory": [1] * 4}
-
-
-def _synthetic_dscnn_s(seed=0):
-    # the same instance as test_knapsack._synthetic_dscnn_s
-    rng = np.random.default_rng(seed)
-    U, b = 64, 4
-
-    def sorted_scores(shape):
-        return np.sort(np.round(rng.lognormal(0, 1, shape) * 1e3))[::-1]
-
-    return ks.DSCNNKnapsack(sorted_scores(U), [sorted_scores(U) for _ in range(b)],
-                            [np.round(rng.lognormal(0, 1, (U, U)) * 1e2) for _ in range(b)],
-                            5000, [1125] * b, [125] * b, budget=0, min_widths=[1] * b + [60])
 
 
 def _layer_instance(rng, sizes=(4, 3, 3), costs=(5, 3, 7)):
@@ -114,7 +100,7 @@ def test_dscnn_knapsack_memory_dp_highs_brute_force_agree(prefix_kernels):
 
 def test_iterative_knapsack_memory_targets_nest_and_bind_dscnn_s():
     # real DS-CNN S costs (MACs 5000/1125/125, parameters 41/10/1 + 1 bias per pointwise filter)
-    problem = replace(_synthetic_dscnn_s(), **KWS_DSCNN_MEMORY)
+    problem = make_instance("dscnn_s")  # parameter costs 41/10/1/1 of the KWS DS-CNN S
     assert problem.total_memory() == 64 * 41 + 4 * (64 * 10 + 64 * 64 + 64) == 21_824
     percentages = [0.25, 0.5, 0.75]
     memory_targets = ks.mac_targets(problem.total_memory(), [0.2, 0.45, 0.7])
@@ -133,7 +119,7 @@ def test_iterative_knapsack_memory_targets_nest_and_bind_dscnn_s():
 
 
 def test_memory_none_keeps_results_identical():
-    with_costs = replace(_synthetic_dscnn_s(), **KWS_DSCNN_MEMORY)
+    with_costs = make_instance("dscnn_s")  # parameter costs 41/10/1/1 of the KWS DS-CNN S
     results, _ = ks.iterative_knapsack(with_costs, [0.25, 0.5, 0.75], log=lambda _: None)
     assert [r.widths for r in results] == DSCNN_S_WIDTHS
     assert [r.objective for r in results] == DSCNN_S_OBJECTIVES

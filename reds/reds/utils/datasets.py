@@ -155,8 +155,13 @@ def _train_audio(data_dir, silence_percentage, unknown_percentage, cache_dir):
 def training_noise(data_dir):
     """Background-noise waveforms for training augmentation (float [-1, 1]); the validation noise file is left
     out, since its windows are the validation split's silence clips."""
-    from mlperf_tiny.keyword_spotting.get_dataset import (BACKGROUND_NOISE_DIR_NAME, SAMPLE_RATE, TRAIN_DIR,
-                                                          VALIDATION_NOISE_FILE, read_wav)
+    from mlperf_tiny.keyword_spotting.get_dataset import (
+        BACKGROUND_NOISE_DIR_NAME,
+        SAMPLE_RATE,
+        TRAIN_DIR,
+        VALIDATION_NOISE_FILE,
+        read_wav,
+    )
 
     folder = Path(data_dir) / TRAIN_DIR / BACKGROUND_NOISE_DIR_NAME
     paths = [p for p in sorted(folder.glob("*.wav")) if p.name != VALIDATION_NOISE_FILE]
@@ -218,8 +223,12 @@ class SpeechAugmentation:
 
 def _load_speech_features(data_dir, window_size_ms, window_stride_ms, dct_coefficient_count, silence_percentage,
                           unknown_percentage, cache_dir):
-    from mlperf_tiny.keyword_spotting.get_dataset import (LAYOUT_HELP, DatasetLayoutError, directory_layout_ok,
-                                                          list_split_files)
+    from mlperf_tiny.keyword_spotting.get_dataset import (
+        LAYOUT_HELP,
+        DatasetLayoutError,
+        directory_layout_ok,
+        list_split_files,
+    )
 
     data_dir = Path(data_dir)
     names = [f"{s}_{k}" for s in ("train", "validation", "test") for k in ("x", "y")]
