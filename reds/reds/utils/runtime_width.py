@@ -66,7 +66,9 @@ import numpy as np
 OP_TYPES = ("conv", "pointwise", "depthwise", "batch_norm", "dense")
 SLICE, MASK = "slice", "mask"
 FALLBACK_ORDER = ("depthwise", "conv", "pointwise", "dense", "batch_norm")  # masked first when slicing fails
-FLOAT_TOLERANCE = 1e-5  # max |TFLite - nested model| accepted for float32
+# max |TFLite - nested model| accepted for float32, relative to the largest |logit| when that exceeds 1: a
+# trained DS-CNN's logits reach ~10, where float32 reordering alone gives 1.5e-5
+FLOAT_TOLERANCE = 1e-5
 LATENCY_REPEATS = 50  # batch-1 invokes per subnetwork (median)
 SWITCH_ROUNDS = 20  # rounds over all subnetworks for the switch time (median)
 QUANTIZATIONS = ("float32", "dynamic_range", "int8")
@@ -622,16 +624,18 @@ def _error_summary(err):
 def _check(content, reds_model, sample_x, quantization):
     """Per-subnetwork max |TFLite - nested model| and argmax agreement on ``sample_x``."""
     runner = RuntimeWidthInterpreter(content)
-    diffs, agreement = [], []
+    diffs, agreement, scale = [], [], 1.0
     for s in range(len(reds_model.plans)):
         ref = reds_model.call_subnetwork(sample_x, s).numpy()
         got = runner.predict(sample_x, s)
         if got.shape != ref.shape:
             raise ValueError(f"subnetwork {s}: output shape {got.shape}, nested model {ref.shape}")
         diffs.append(float(np.abs(got - ref).max()))
+        scale = max(scale, float(np.abs(ref).max()))
         agreement.append(float(np.mean(got.argmax(-1) == ref.argmax(-1))))
-    if quantization == "float32" and max(diffs) > FLOAT_TOLERANCE:
-        raise ValueError(f"float outputs differ from the nested model by {max(diffs):.3g} > {FLOAT_TOLERANCE}")
+    if quantization == "float32" and max(diffs) > FLOAT_TOLERANCE * scale:
+        raise ValueError(f"float outputs differ from the nested model by {max(diffs):.3g} > "
+                         f"{FLOAT_TOLERANCE} x {scale:.3g} (largest |logit|)")
     return runner, diffs, agreement
 
 
