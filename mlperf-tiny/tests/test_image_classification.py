@@ -9,8 +9,9 @@ from mlperf_tiny.image_classification import model_converter, perf_samples_loade
 from mlperf_tiny.image_classification.train import DatasetError, load_cifar_10_data
 
 # Mini pipeline: enough epochs that the model is past its near-uniform start, so float/int8 agreement is
-# meaningful (3 epochs gave ~30% accuracy and < 95% agreement; the 25-epoch model agrees on 98.4%).
-E2E_EPOCHS = 6
+# meaningful (3 epochs gave ~30% accuracy and < 95% agreement; the 25-epoch model agrees on 98.4%; on a fresh
+# install of 2026-12-02 the 6-epoch model agreed on only 93.7%, deterministically).
+E2E_EPOCHS = 8
 
 
 def test_resnet8_params_and_macs_match_v05():
