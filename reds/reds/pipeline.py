@@ -421,11 +421,12 @@ def run_one(args, size, run, data, out_dir, log):
 
     # 6. iterative knapsack
     problem = knapsack_problem(model, scores, pw_scores, args)
+    memory_budgets = memory_targets(problem, args)
     results, targets = ks.iterative_knapsack(
         problem, percentages, bottom_up=args.bottom_up, solver=args.solver, solver_time_limit=args.solver_time_limit,
         solver_max_iterations=args.solver_max_iterations, carry_residual=args.carry_residual,
         td_nested=args.td_nested, log=log, max_budget_steps=args.dp_max_budget_steps,
-        memory_targets=memory_targets(problem, args))
+        memory_targets=memory_budgets)
     full = tuple(problem.sizes)
     width_tuples = [full] + [r.widths for r in results]
     violations = ks.nesting_violations([r.widths for r in results] + [full])
@@ -433,7 +434,7 @@ def run_one(args, size, run, data, out_dir, log):
         log(f"WARNING: subnetworks are not nested (layer, smaller, larger): {violations}")
     write_json(run_dir / "knapsack.json", {
         "total_macs": problem.total_macs(), "targets": targets, "percentages": percentages,
-        "total_parameters": problem.total_memory(), "memory_targets": memory_targets(problem, args),
+        "total_parameters": problem.total_memory(), "memory_targets": memory_budgets,
         "mode": "bottom_up" if args.bottom_up else "top_down", "results": [r.as_dict() for r in results],
         "nesting_violations": violations, "width_layers": list(arch.width_layers)})
 
@@ -477,7 +478,6 @@ def run_one(args, size, run, data, out_dir, log):
     rows, contents = [], []
     calibration = data["train"][0][:CALIBRATION_SAMPLES]
     total = problem.total_macs()
-    memory_budgets = memory_targets(problem, args)
     for s, (label, sub, widths) in enumerate(zip(labels, subs, width_tuples)):
         true_macs = knapsack_layer_macs(sub)
         target = total if s == 0 else targets[s - 1]

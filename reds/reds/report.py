@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from reds.pipeline import accuracy_non_decreasing
+
 SCRIPT_TITLES = {
     "kws_dnn": "DNN",
     "kws_convolution_cnn": "CNN",
@@ -63,7 +65,7 @@ def collect(runs_root):
                 "mac_percentage": [r["mac_percentage"] for r in rows],
                 "within_budget": all(r.get("within_budget", True) for r in rows),
                 "int8_kib": [r["tflite_bytes"] / 1024 if r.get("tflite_bytes") else None for r in rows],
-                "non_decreasing": all(a >= b for a, b in zip(accuracies, accuracies[1:])),
+                "non_decreasing": accuracy_non_decreasing(rows),
             })
     return table, by_model
 
