@@ -31,8 +31,9 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TINYML_MINI_DATA := $(abspath $(MINI_DATA))
 export PYTHONUNBUFFERED := 1
 
-# Subprojects in install order (mlperf-tiny first: the TF projects import it).
-PROJECTS := mlperf-tiny dero dnn-param-encode trecx depth-pruning reds
+# Subprojects in install order: run-contract (the command contract, standard library only) first, every command
+# uses it; then mlperf-tiny, which the TF projects import.
+PROJECTS := run-contract mlperf-tiny dero dnn-param-encode trecx depth-pruning reds
 # Those that already have a package (pyproject.toml) are installed with `pip install -e`.
 PACKAGES := $(foreach p,$(PROJECTS),$(if $(wildcard $(p)/pyproject.toml),$(p)))
 # Pipelines `make demo` runs (each project.mk appends its targets).
