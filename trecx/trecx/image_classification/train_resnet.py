@@ -16,9 +16,9 @@ from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
+from mlperf_tiny.run_utils import run_cli
 
 from trecx import helpers
-from mlperf_tiny.run_utils import run_cli
 
 ARCHITECTURES = ("resnet_ev", "resnet_noev", "resnet_sdn", "resnet_branchynet", "resnet_baselineEE", "resnet_v1_eembc")
 W_AUX = 0.5  # chosen in the paper to maximise the final exit's standalone accuracy (ResNet)

@@ -8,8 +8,9 @@ Built on ``mlperf_tiny``'s DS-CNN (49x10x1 MFCC, 12 classes). The early exit sit
   -> avgpool (13,3) -> 32, concatenated with the 64-d pooled vector (96->12). 28,248 params (Table 1: 28.2K).
   Unlike the paper's description, the code has no pointwise conv in this EE: it halves the channels instead.
 - ``ds_cnn_noev``: same EE, plain final head.
-- ``ds_cnn_eefmaps_concat`` (Fig. 6 ablation): the pooled EE depthwise maps (192) are concatenated at the final
-  Dense instead of the EV branch; no weight transfer.
+- ``ds_cnn_eefmaps_concat`` (Fig. 6 ablation): the EE depthwise maps (13x3x32), average-pooled over (13, 3) to 32,
+  are concatenated with the 64-d pooled vector at the final Dense (96->12) instead of the EV branch; no weight
+  transfer. 27,928 params, as the original trained model.
 - ``ds_cnn_sdn``: exits after DS blocks 1..3, avgpool 4 + Dense (38,768 params; Table 2: 38.7K).
 - ``ds_cnn_branchynet``: exits after DS blocks 1 and 2, 3x3 conv (32) + avgpool (24,5) + Dense (62,628; 62.6K).
 
@@ -28,6 +29,7 @@ EE_CHANNELS = 32  # channel slice of the 64 block-2 maps fed to the EE depthwise
 EE_POOL = 2
 EV_CHANNELS = 32
 EV_POOL = (13, 3)
+EE_FMAPS_POOL = (13, 3)  # eefmaps_concat: the whole 13x3 EE depthwise map -> one value per channel
 SIDE_EXIT_POOL = 4  # SDN heads: 25x5 -> 6x1
 BRANCHYNET_FILTERS = 32
 BRANCHYNET_POOL = (24, 5)
@@ -46,13 +48,10 @@ def _depthwise(strides, name):
                                            activation="relu", name=name)
 
 
-def _ee_pooled(base):
-    import tensorflow as tf
-
+def _ee_maps(base):
+    """The EE head's depthwise output (13x3x32) on channels 0..31 of DS block 2."""
     x = ee.channel_slice(ee.pointwise_block_output(base, 1), 0, EE_CHANNELS, "slice_ee_1")
-    x = _depthwise(2, ee.EE_DEPTHWISE)(x)
-    x = tf.keras.layers.AveragePooling2D(EE_POOL, name="average_pooling_ee_1")(x)
-    return tf.keras.layers.Flatten(name="flatten_ee_1")(x)
+    return _depthwise(2, ee.EE_DEPTHWISE)(x)
 
 
 def _trecx(input_shape, num_classes, final_extra, name):
@@ -60,7 +59,8 @@ def _trecx(input_shape, num_classes, final_extra, name):
 
     layers = tf.keras.layers
     base = _base(input_shape, num_classes)
-    ee_features = _ee_pooled(base)
+    ee_maps = _ee_maps(base)
+    ee_features = layers.Flatten(name="flatten_ee_1")(layers.AveragePooling2D(EE_POOL, name="average_pooling_ee_1")(ee_maps))
     ee_out = ee.classifier(num_classes, ee.EE_OUTPUT, he_normal=False)(ee_features)
     pooled = ee.final_pooled_features(base)
     if final_extra == "ev":
@@ -68,7 +68,8 @@ def _trecx(input_shape, num_classes, final_extra, name):
         view = layers.AveragePooling2D(EV_POOL, name="average_pooling_eefinal")(_depthwise(1, ee.EV_DEPTHWISE)(maps))
         pooled = layers.concatenate([pooled, layers.Flatten(name="flatten_eefinal")(view)], name="concat_ev")
     elif final_extra == "ee_fmaps":
-        pooled = layers.concatenate([pooled, ee_features], name="concat_ee_fmaps")
+        ee_view = layers.AveragePooling2D(EE_FMAPS_POOL, name="average_pooling_ee_fmaps")(ee_maps)
+        pooled = layers.concatenate([pooled, layers.Flatten(name="flatten_ee_fmaps")(ee_view)], name="concat_ee_fmaps")
     final_out = ee.classifier(num_classes, ee.FINAL_OUTPUT, he_normal=False)(pooled)
     return tf.keras.Model(base.inputs, [ee_out, final_out], name=name)
 

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import run_cli
 
 from trecx import helpers
-from mlperf_tiny.run_utils import run_cli
 
 ARCHITECTURES = ("mobnet_ev", "mobnet_noev", "mobilenet_v1")
 W_AUX = 0.4  # the paper's choice for MobileNet (the original script's fallback was 0.3)
