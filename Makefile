@@ -47,9 +47,12 @@ PKG_STAMPS := $(foreach p,$(PACKAGES),$(VENV)/.stamp-pkg-$(p))
 .PHONY: env
 env: $(ENV_STAMP) $(PKG_STAMPS) apt ## Create .venv (Python 3.11) and install pinned packages + every subproject (-e)
 
-.PHONY: apt
+.PHONY: apt apt-test
 apt: ## Install the Debian packages the mini datasets need (espeak-ng, sox) when missing
 	@tools/ensure_apt.sh espeak-ng sox
+
+apt-test: ## Install what only the tests need: chromium (the results page's headless-browser check)
+	@tools/ensure_apt.sh chromium
 
 $(ENV_STAMP): requirements.txt requirements-nodeps.txt constraints.txt $(wildcard */requirements.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -73,16 +76,34 @@ $(MINI_DATA)/.complete: | $(if $(wildcard $(MINI_DATA)/.complete),,env)
 	$(PY) -m mlperf_tiny.mini_data --out $(MINI_DATA) --seed $(SEED)
 
 ##@ Pipelines
-.PHONY: demo
-demo: env mini-data ## Run every paper's pipeline end to end on the mini datasets (MINI=1)
-	$(MAKE) --no-print-directory MINI=1 $(DEMO_TARGETS)
-	@echo "demo done: results under $(RUNS)/mini"
+# `make demo` runs each target of DEMO_TARGETS in turn with MINI=1, make's shell replaced by tools/demo_stage.sh,
+# which prints one line per stage with its elapsed time and logs it to $(DEMO_TIMES); a failing target does not
+# stop the others (the demo exits 1 at the end, naming them). Then the results page gathers every target.
+DEMO_ROOT := $(RUNS)/mini
+DEMO_TIMES := $(DEMO_ROOT)/demo_times.jsonl
+.PHONY: demo summary
+demo: env mini-data ## Run every paper's pipeline end to end on the mini datasets (MINI=1), then the results page
+	@mkdir -p $(DEMO_ROOT); export DEMO_START=$$(date +%s) DEMO_TIMES=$(abspath $(DEMO_TIMES)); failed=""; \
+	for target in $(DEMO_TARGETS); do \
+	  echo "[demo] $$target"; \
+	  DEMO_TARGET=$$target $(MAKE) --no-print-directory MINI=1 SHELL=$(CURDIR)/tools/demo_stage.sh $$target \
+	    || failed="$$failed $$target"; \
+	done; \
+	$(MAKE) --no-print-directory summary || failed="$$failed summary"; \
+	elapsed=$$(( $$(date +%s) - DEMO_START )); \
+	echo "demo finished in $$((elapsed / 60)) min $$((elapsed % 60)) s: results under $(DEMO_ROOT)"; \
+	echo "results page: $(DEMO_ROOT)/SUMMARY.md and $(DEMO_ROOT)/summary.html (open it in a browser)"; \
+	if [ -n "$$failed" ]; then echo "demo: these targets failed:$$failed" >&2; exit 1; fi
+
+summary: ## Results page of the demo: $(RUNS)/mini/SUMMARY.md and summary.html from the metrics files
+	$(PY) tools/results_page.py --runs $(DEMO_ROOT) --out $(DEMO_ROOT)/SUMMARY.md --html $(DEMO_ROOT)/summary.html \
+	  --fidelity $(RUNS)/fidelity/table.csv --tflm $(DEMO_ROOT)/tflm/table.csv
 
 ##@ Tests
 .PHONY: test
-test: env mini-data ## Run the fast test suite, one pytest process per subproject
+test: env mini-data apt-test ## Run the fast test suite, one pytest process per subproject (and tools/)
 	@rm -rf $(RUNS)/test-reports; mkdir -p $(RUNS)/test-reports; failed=0; \
-	for p in $(PACKAGES); do \
+	for p in $(PACKAGES) tools; do \
 	  [ -d $$p/tests ] || continue; \
 	  echo "=== $$p"; \
 	  $(PY) -m pytest -c pyproject.toml --rootdir . $$p/tests --junitxml=$(RUNS)/test-reports/$$p.xml $(PYTEST_ARGS); rc=$$?; \
