@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 
 
-def convert_to_tflite(model, representative_samples=None, int8=True, int8_io=True):
+def convert_to_tflite(model, representative_samples=None, int8=True, int8_io=True, per_tensor_dense=False):
     """Return the TFLite flatbuffer (bytes) of a Keras model.
 
     int8=True: full-integer quantization calibrated on ``representative_samples`` (an iterable of single
     float32 samples without batch axis, or a callable returning such an iterable); int8_io=True also makes the
     input and output tensors int8, as the MLPerf reference models are deployed. int8=False: float32 model.
+    per_tensor_dense=True quantizes Dense (FULLY_CONNECTED) weights with one scale per tensor, as the TF 2.3/2.4
+    converter of v0.5 did; TF 2.21 uses one scale per output channel (convolutions are per channel in both).
     """
     import tensorflow as tf
 
@@ -33,6 +35,7 @@ def convert_to_tflite(model, representative_samples=None, int8=True, int8_io=Tru
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = per_tensor_dense
         if int8_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8

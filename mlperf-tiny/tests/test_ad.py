@@ -41,17 +41,27 @@ def test_log_mel_peaks_at_the_tone_and_vectors_stack_frames(tmp_path):
     np.testing.assert_allclose(vectors[0, :128], log_mel[:, 50], rtol=1e-5)
 
 
-def test_bn_folding_preserves_outputs():
+def test_bn_folding_v05_drops_the_dense_bias_and_the_fix_keeps_it():
+    import tensorflow as tf
+
     convert = importlib.import_module("mlperf_tiny.anomaly_detection.02_convert")
     model = keras_model.get_model(640)
     rng = np.random.default_rng(0)
-    for layer in model.layers:  # non-trivial BN statistics
-        if "batch_normalization" in layer.name:
+    for layer in model.layers:  # non-trivial BN statistics and Dense biases
+        if "batch_normalization" in layer.name or "dense" in layer.name:
             layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
-    folded = convert.fold_batchnorm(model)
     x = rng.normal(size=(16, 640)).astype(np.float32)
-    assert not any("batch_normalization" in layer.name for layer in folded.layers)
-    np.testing.assert_allclose(folded(x).numpy(), model(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+    exact = convert.fold_batchnorm(model, keep_dense_bias=True)
+    assert not any("batch_normalization" in layer.name for layer in exact.layers)
+    np.testing.assert_allclose(exact(x).numpy(), model(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+    # v0.5: the same model with the bias of every Dense that a BN follows set to zero.
+    faithful = convert.fold_batchnorm(model)
+    layers = model.layers
+    for layer, following in zip(layers, layers[1:]):
+        if isinstance(layer, tf.keras.layers.Dense) and isinstance(following, tf.keras.layers.BatchNormalization):
+            layer.set_weights([layer.get_weights()[0], np.zeros(layer.units, np.float32)])
+    np.testing.assert_allclose(faithful(x).numpy(), model(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+    assert np.abs(faithful(x).numpy() - exact(x).numpy()).max() > 1.0
 
 
 def test_missing_dev_directory_error(tmp_path):

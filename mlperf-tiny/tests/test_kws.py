@@ -25,6 +25,16 @@ def test_model_sizes_on_mfcc_input(name, params, macs):
     assert count_macs(model) == macs
 
 
+def test_ds_cnn_pool_variants():
+    """v0.5 code pools 24x5 (drops the last time row); the shipped kws_ref_model pools the whole 25x5 map."""
+    from mlperf_tiny.registry import get_model
+
+    code, shipped = get_model("ds_cnn"), get_model("ds_cnn_full_pool")
+    pools = [[layer.pool_size for layer in m.layers if "average_pooling" in layer.name] for m in (code, shipped)]
+    assert pools == [[(24, 5)], [(25, 5)]]
+    assert count_params(shipped) == count_params(code) == 24_908 and count_macs(shipped) == 2_656_768
+
+
 def test_td_cnn_size():
     model = keras_model.td_cnn()
     assert (count_params(model), count_macs(model)) == (57_996, 15_622_912)

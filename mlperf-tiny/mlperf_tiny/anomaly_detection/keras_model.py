@@ -1,5 +1,6 @@
 """The AD autoencoder of MLPerf Tiny v0.5 (``keras_model.py``): 640 -> 4x[Dense128, BN, ReLU] -> [Dense8, BN,
-ReLU] -> 4x[Dense128, BN, ReLU] -> Dense640 (linear). 269,992 Keras params, 264,064 MACs."""
+ReLU] -> 4x[Dense128, BN, ReLU] -> Dense640 (linear). 269,992 Keras params, 264,192 MACs
+(conv/dense multiply-adds: 640x128 + 6 x 128x128 + 2 x 128x8 + 128x640)."""
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 

@@ -1,6 +1,11 @@
 """KWS models of MLPerf Tiny v0.5 (``keras_model.py``): DS-CNN (the reference), fc4 and td_cnn.
 
-Layer sizes follow the v0.5 code exactly. ``DepthwiseConv2D`` gets no ``kernel_regularizer``: the reference
+Layer sizes follow the v0.5 code exactly. Two DS-CNN variants differ only in the final average pool:
+``ds_cnn`` (the default) pools 24x5 as the v0.5 code does (``int(49 / 2)``: the last of the 25 time rows of the
+feature map is ignored); ``ds_cnn_full_pool`` pools the whole 25x5 map as the shipped ``kws_ref_model`` does (an
+earlier revision hard-coded ``pool_size=(25, 5)``; the v0.5 file still has it commented out in ``td_cnn``).
+Both have 24,908 parameters and 2,656,768 MACs; the reference weights load into either, and only
+``ds_cnn_full_pool`` then reproduces the shipped model's outputs. ``DepthwiseConv2D`` gets no ``kernel_regularizer``: the reference
 passed one, which Keras 2 silently ignored (its regularization losses are zero), so leaving it out is the
 faithful model; ``dw_regularizer=True`` adds the L2 the reference meant to apply (a fix, not the default).
 """
@@ -64,15 +69,19 @@ def _ds_blocks(x, filters, num_blocks, regularizer, dw_regularizer):
 
 @register_model("ds_cnn")
 def ds_cnn(input_shape=(49, 10, 1), num_classes=NUM_CLASSES, filters=DS_CNN_FILTERS, weight_decay=WEIGHT_DECAY,
-           dw_regularizer=False):
-    """DS-CNN: Conv 10x4/2 + 4 depthwise-separable blocks + AvgPool + Dense (24,908 params on 49x10x1)."""
+           dw_regularizer=False, pool_whole_map=False):
+    """DS-CNN: Conv 10x4/2 + 4 depthwise-separable blocks + AvgPool + Dense (24,908 params on 49x10x1).
+
+    pool_whole_map=False (v0.5 code): pool (24, 5) = half the *input* size, which on the 25x5 map drops the last
+    time row. True: pool the whole feature map (25x5), as the shipped kws_ref_model (``ds_cnn_full_pool``).
+    """
     import tensorflow as tf
     from tensorflow.keras import layers
 
     regularizer = tf.keras.regularizers.l2(weight_decay)
-    # (49, 10) -> (24, 5): the reference divides the *input* size by 2, so on the 25x5 map the pool drops the
-    # last time row. Kept: it is part of the reference model.
-    final_pool_size = (int(input_shape[0] / 2), int(input_shape[1] / 2))
+    # The stride-2 "same" conv gives ceil(h / 2) x ceil(w / 2); the v0.5 code divides the input size instead.
+    halve = (lambda n: -(-n // 2)) if pool_whole_map else (lambda n: int(n / 2))
+    final_pool_size = (halve(input_shape[0]), halve(input_shape[1]))
     inputs = tf.keras.Input(shape=input_shape)
     x = layers.Conv2D(filters, (10, 4), strides=(2, 2), padding="same", kernel_regularizer=regularizer)(inputs)
     x = layers.BatchNormalization()(x)
@@ -84,6 +93,12 @@ def ds_cnn(input_shape=(49, 10, 1), num_classes=NUM_CLASSES, filters=DS_CNN_FILT
     x = layers.Flatten()(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="ds_cnn")
+
+
+@register_model("ds_cnn_full_pool")
+def ds_cnn_full_pool(**kwargs):
+    """DS-CNN with the shipped kws_ref_model's final pool over the whole 25x5 map (see the module docstring)."""
+    return ds_cnn(**kwargs, pool_whole_map=True)
 
 
 @register_model("fc4")
@@ -138,7 +153,7 @@ def get_model(args, num_classes=NUM_CLASSES):
     settings = prepare_model_settings(num_classes, args)
     input_shape = (settings["spectrogram_length"], settings["dct_coefficient_count"], 1)
     kwargs = {"input_shape": input_shape, "num_classes": num_classes}
-    if args.model_architecture in ("ds_cnn", "td_cnn"):
+    if args.model_architecture in ("ds_cnn", "ds_cnn_full_pool", "td_cnn"):
         kwargs["dw_regularizer"] = getattr(args, "dw_regularizer", False)
     model = registry_get_model(args.model_architecture, **kwargs)
     model.compile(

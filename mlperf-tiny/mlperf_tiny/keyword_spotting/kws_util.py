@@ -50,7 +50,8 @@ def get_args_parser(add_help=True):
     add("--num_bin_files", type=int, default=1000, help="EEMBC .bin inputs to write (make_bin_files)")
     add("--bin_file_path", type=str, default=os.path.join(os.path.expanduser("~"), "kws_test_files"),
         help="where EEMBC .bin inputs are written")
-    add("--model_architecture", type=str, default="ds_cnn", help="registered model: ds_cnn, fc4 or td_cnn")
+    add("--model_architecture", type=str, default="ds_cnn", help="registered model: ds_cnn (v0.5 code, 24x5 final pool), ds_cnn_full_pool (the shipped "
+             "kws_ref_model's 25x5 pool), fc4 or td_cnn")
     add("--run_test_set", type=str2bool, nargs="?", const=True, default=True,
         help="train.py: evaluate on the test set at the end (True/False)")
     add("--saved_model_path", type=str, default="trained_models/kws_model.h5",

@@ -20,11 +20,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.run_utils import run_cli
 from mlperf_tiny.visual_wake_words.train_vww import (
     COLOR_MODES,
+    IMAGE_EXTENSIONS,
     IMAGE_SIZE,
     MODEL_FILE_NAME,
     VALIDATION_SPLIT,
@@ -47,11 +49,14 @@ def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_
     first ``validation_split`` fraction, as ``flow_from_directory`` splits them)."""
     data_dir = Path(data_dir)
     if calibration_file:
-        names = [line.strip() for line in Path(calibration_file).read_text().splitlines() if line.strip()]
+        names = read_calibration_list(calibration_file)
         paths = [data_dir / n if (data_dir / n).exists() else data_dir / "person" / n for n in names]
-        missing = [str(p) for p in paths if not p.exists()]
+        missing = [p.name for p in paths if not p.exists()]
         if missing:
-            raise FileNotFoundError(f"{calibration_file} lists images that do not exist: {', '.join(missing[:5])}")
+            raise rc.bad_file(calibration_file, f"lists {len(missing)} images that are in neither {data_dir} nor "
+                                                f"{data_dir / 'person'}: {', '.join(missing[:3])}"
+                                                f"{', ...' if len(missing) > 3 else ''}",
+                              "pass the --data_dir of the dataset the list was made from")
         return paths
     if calibrate_on == "reference":
         return [p for name in classes for p in image_files(data_dir / name)[:num_images]]
@@ -66,6 +71,18 @@ def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_
                              f"--num_calibration_images {num_images}")
         paths += [train_files[i] for i in np.linspace(0, len(train_files) - 1, num_images).round().astype(int)]
     return paths
+
+
+def read_calibration_list(path):
+    """Image names of a calibration list, one per line. Lines that are not image file names are skipped: the
+    reference ``calibration_data.txt`` starts with a sentence ("The following files were used to calibrate ...")."""
+    path = rc.require_file(path, "calibration list")
+    names = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    names = [name for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS and " " not in name]
+    if not names:
+        raise rc.bad_file(path, f"lists no image files (expected one name ending in "
+                                f"{'/'.join(IMAGE_EXTENSIONS)} per line)")
+    return names
 
 
 def load_calibration_image(path, color_mode="rgb"):
