@@ -1,6 +1,7 @@
 # dero: DERO (Deep Reorganization, DAC 2024). Included by the root Makefile.
 #   make dero-resnet34 [BASELINE=1 | PLAIN=1] [MINI=1] [NPROC=8]   train -> evaluate -> plot
-#   make dero-peak-memory                                            params + peak memory table
+#   make dero-peak-memory                                            params + peak memory table (both schedules)
+#   make dero-yolov5n [BASELINE=1 | PLAIN=1] [MINI=1] [NPROC=8]      COCO: train -> mAP (pycocotools) -> plot
 # Stages are files: <run>/train.done (training finished; an interrupted run resumes from checkpoint.pth),
 # <run>/eval.json (top-1/top-5 of model_best.pth), $(DERO_RUNS)/plots/<family>.png/.md.
 
@@ -36,10 +37,29 @@ DERO_MODEL_resnet50 := $(call dero_pick,resnet50,resnet50plain,resnet50dero)
 DERO_MODEL_mcunet := $(call dero_pick,mcunet_v4,mcunet_plain_v4,mcunet_dero_v4)
 DERO_MODEL_densenet121 := $(call dero_pick,densenet121,densenet121_plain,densenet121_dero)
 DERO_MODEL_resnet18 := $(call dero_pick,resnet18,resnet18plain,resnet18dero)
+DERO_MODEL_yolov5n := $(call dero_pick,yolov5n,yolov5n_plain,yolov5n_dero)
+
+# YOLOv5n on COCO 2017 (yolov5 7.0.x recipe). The optional YOLO packages (yolov5, AGPL-3.0) install on demand.
+DERO_YOLO_STAMP := $(VENV)/.stamp-dero-yolo
+DERO_YOLO_RUNS := $(DERO_RUNS)/yolo
+ifeq ($(MINI),1)
+DERO_COCO := $(MINI_DATA)/coco
+DERO_COCO_READY := $(MINI_DATA)/coco/.complete
+DERO_YOLO_EPOCHS ?= 12
+# 160 px mini images, batch 8 (8 steps per epoch), every epoch kept for the parameter coder, exact resume.
+DERO_YOLO_ARGS := --imgsz 160 --batch-size 8 --workers 0 --dataset-name mini --print-freq 100
+DERO_YOLO_EVAL_ARGS := --imgsz 160 --batch-size 16 --workers 0 --dataset-name mini
+else
+DERO_COCO := $(DATA)/coco
+DERO_COCO_READY := $(RUNS)/dero/.coco-checked
+DERO_YOLO_EPOCHS ?= 300
+DERO_YOLO_ARGS := --imgsz 640 --batch-size 64
+DERO_YOLO_EVAL_ARGS := --imgsz 640 --batch-size 32
+endif
 
 ##@ dero (DERO, DAC 2024)
 .PHONY: dero-resnet34 dero-resnet50 dero-mcunet dero-densenet121 dero-resnet18 dero-peak-memory dero-imagenet \
-	dero-compare-mini dero-test
+	dero-compare-mini dero-test dero-yolov5n dero-yolo-env dero-coco dero-coco-mini
 dero-resnet34: $(DERO_RUNS)/$(DERO_MODEL_resnet34)/eval.json ## DERO ResNet-34: train, eval, plot (BASELINE=1/PLAIN=1 for the others)
 	$(PY) -m dero.plot --family resnet34 --runs-root $(DERO_RUNS) --output-dir $(DERO_RUNS)/plots
 dero-resnet50: $(DERO_RUNS)/$(DERO_MODEL_resnet50)/eval.json ## DERO ResNet-50: train, eval, plot
@@ -51,8 +71,42 @@ dero-densenet121: $(DERO_RUNS)/$(DERO_MODEL_densenet121)/eval.json ## DERO Dense
 dero-resnet18: $(DERO_RUNS)/$(DERO_MODEL_resnet18)/eval.json ## DERO ResNet-18 (not in the paper; quick check)
 	$(PY) -m dero.plot --family resnet18 --runs-root $(DERO_RUNS) --output-dir $(DERO_RUNS)/plots
 
-dero-peak-memory: ## Params + peak memory (int8 KB) of original/plain/DERO, MCUNet @176, ResNets/DenseNet @112,224
+dero-yolov5n: $(DERO_YOLO_RUNS)/$(DERO_MODEL_yolov5n)/eval.json ## YOLOv5n-DERO on COCO: train, mAP (pycocotools), plot (BASELINE=1 yolov5n, PLAIN=1)
+	$(PY) -m dero.plot --family yolov5n --runs-root $(DERO_YOLO_RUNS) --output-dir $(DERO_RUNS)/plots
+
+dero-peak-memory: $(DERO_YOLO_STAMP) ## Params + peak memory (int8 KB), faithful and memory-aware schedules, every family
 	$(PY) -m dero.plot --peak-memory-table --output-dir $(DERO_RUNS)/plots
+
+dero-yolo-env: $(DERO_YOLO_STAMP) ## Install dero's optional YOLO packages (yolov5 7.0.14 + ultralytics, AGPL-3.0; --no-deps)
+
+# Lead: the root Makefile's `make test` should run dero's YOLO tests too, so it installs the extra.
+test: $(DERO_YOLO_STAMP)
+
+$(DERO_YOLO_STAMP): dero/requirements-yolo.txt dero/requirements-yolo-nodeps.txt constraints.txt | $(ENV_STAMP)
+	$(PIP) install -r dero/requirements-yolo.txt
+	$(PIP) install --no-deps -r dero/requirements-yolo-nodeps.txt
+	touch $@
+
+dero-coco: $(RUNS)/dero/.coco-checked ## Download COCO 2017 (md5-checked, ~19 GB) into $(DATA)/coco in yolov5's layout
+
+dero-coco-mini: $(MINI_DATA)/coco/.complete ## Generate the offline mini COCO set (skimage photos + shapes) in $(DATA)/mini/coco
+
+$(RUNS)/dero/.coco-checked: | $(DERO_YOLO_STAMP)
+	$(PY) -m dero.yolo.coco --data-path $(DATA)/coco $(if $(wildcard $(DATA)/coco/val2017.txt),,--download)
+	@mkdir -p $(@D) && touch $@
+
+$(MINI_DATA)/coco/.complete: | $(DERO_YOLO_STAMP)
+	$(PY) -m dero.yolo.coco --mini --data-path $(MINI_DATA)/coco --seed $(SEED)
+
+# Shortest stem wins: yolo/<model> runs use these rules, not the classification ones below.
+.PRECIOUS: $(DERO_YOLO_RUNS)/%/train.done
+$(DERO_YOLO_RUNS)/%/train.done: | $(DERO_COCO_READY) $(DERO_YOLO_STAMP)
+	$(DERO_LAUNCH) -m dero.yolo.train --model $* --data-path $(DERO_COCO) --output-dir $(@D) \
+		--epochs $(DERO_YOLO_EPOCHS) --seed $(SEED) --save-period 1 $(DERO_YOLO_ARGS)
+	touch $@
+
+$(DERO_YOLO_RUNS)/%/eval.json: $(DERO_YOLO_RUNS)/%/train.done
+	$(PY) -m dero.yolo.val --weights $(@D)/best.pt --data-path $(DERO_COCO) --output-dir $(@D) $(DERO_YOLO_EVAL_ARGS)
 
 dero-imagenet: $(RUNS)/dero/.imagenet-checked ## Check $(DATA)/imagenet (ImageFolder) and explain how to get it
 

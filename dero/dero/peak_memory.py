@@ -7,7 +7,12 @@ in place in the most recently produced of its operands' buffers, as an epilogue 
 the other operands must still be live then (this keeps a block-level residual alive, but not an SRConv's).
 A buffer is live from its producer step to its last use, inclusive; the peak is the largest live total.
 
-    python -m dero.peak_memory --model mcunet_dero_v4 --input-size 176 [--json]
+    python -m dero.peak_memory --model mcunet_dero_v4 --input-size 176 [--json] [--schedule memory-aware]
+
+``--schedule memory-aware`` runs the same weights in the order of ``dero.schedule`` (same outputs, lower peak
+for the DERO stems that keep the input image alive). Detection models (``yolov5n*``) are measured up to their
+Detect convs: the box decoding (grid offsets, sigmoid, concat of 25,200 rows at 640) is post-processing that
+a deployment runs on the three raw maps, and it would otherwise be counted as one more buffer.
 
 From Python: ``peak_memory(model, input_size)`` works on any ``nn.Module`` taking one image batch.
 """
@@ -74,6 +79,15 @@ class PeakMemoryReport:
         return sum(b.numel for b in self.buffers if b.producer <= step <= b.last_use)
 
 
+_ACTIVE_TRACERS: list["_LivenessTracer"] = []
+
+
+def record_materialised(tensor: torch.Tensor) -> None:
+    """Tell an active trace that ``tensor`` is computed into a buffer of its own now (see ``dero.schedule``)."""
+    if _ACTIVE_TRACERS:
+        _ACTIVE_TRACERS[-1].materialise(tensor, "materialised")
+
+
 class _LivenessTracer(TorchDispatchMode):
     """Records the materialising ops of one forward and which buffers each tensor's value depends on."""
 
@@ -96,6 +110,14 @@ class _LivenessTracer(TorchDispatchMode):
     def _use(self, buffer_ids, step: int) -> None:
         for b in buffer_ids:
             self.buffers[b].last_use = max(self.buffers[b].last_use, step)
+
+    def materialise(self, tensor: torch.Tensor, name: str) -> None:
+        step = len(self.steps)
+        self.steps.append(name)
+        self._use(self.deps.get(id(tensor), frozenset()), step)
+        self.buffers.append(Buffer(f"{name}#{step}", tuple(tensor.shape), step, step))
+        self.deps[id(tensor)] = frozenset({len(self.buffers) - 1})
+        self.keep_alive.append(tensor)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -125,17 +147,35 @@ class _LivenessTracer(TorchDispatchMode):
         return out
 
 
-def peak_memory(model: nn.Module, input_size: int | tuple[int, int], in_channels: int = 3) -> PeakMemoryReport:
-    """Analytic peak activation memory (elements) of one eval-mode forward at batch 1."""
+def _detection_head(model: nn.Module) -> nn.Module | None:
+    """The Detect module of a yolov5-style model (``model.model[-1]`` with anchors), else None."""
+    layers = getattr(model, "model", None)
+    head = layers[-1] if isinstance(layers, nn.Sequential) and len(layers) else None
+    return head if head is not None and hasattr(head, "anchors") and hasattr(head, "nl") else None
+
+
+def peak_memory(model: nn.Module, input_size: int | tuple[int, int], in_channels: int = 3,
+                schedule: str = "faithful") -> PeakMemoryReport:
+    """Analytic peak activation memory (elements) of one eval-mode forward at batch 1 under ``schedule``."""
+    from dero.schedule import schedule as apply_schedule
+
     h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
     image = torch.randn(1, in_channels, h, w)
     was_training = model.training
     model.eval()
+    scheduled = apply_schedule(model, schedule)
+    head = _detection_head(scheduled)
     tracer = _LivenessTracer(image)
+    _ACTIVE_TRACERS.append(tracer)
     try:
+        if head is not None:
+            head.training = True  # raw Detect maps, no box decoding
         with torch.no_grad(), tracer:
-            model(image)
+            scheduled(image)
     finally:
+        _ACTIVE_TRACERS.pop()
+        if head is not None:
+            head.training = False
         model.train(was_training)
     buffers = tracer.buffers
     # The logits are read out after the last step.
@@ -149,12 +189,13 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def describe(name: str, model: nn.Module, input_size: int) -> dict:
-    report = peak_memory(model, input_size)
+def describe(name: str, model: nn.Module, input_size: int, schedule: str = "faithful") -> dict:
+    report = peak_memory(model, input_size, schedule=schedule)
     params = count_params(model)
     return {
         "model": name,
         "input_size": input_size,
+        "schedule": schedule,
         "peak_elements": report.peak_elements,
         "peak_kb": report.peak_elements / 1024,
         "peak_step": report.peak_step,
@@ -170,7 +211,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                                      add_help=add_help)
     parser.add_argument("--model", required=True, nargs="+", help="registry name(s), e.g. mcunet_dero_v4")
     parser.add_argument("--input-size", type=int, default=224, help="square input resolution")
-    parser.add_argument("--num-classes", type=int, default=1000, help="classifier width")
+    parser.add_argument("--num-classes", type=int, default=None,
+                        help="classes (default: the builder's, 1000 for ImageNet models, 80 for yolov5n*)")
+    parser.add_argument("--schedule", choices=("faithful", "memory-aware"), default="faithful",
+                        help="execution order: as written (default), or dero.schedule's memory-aware order")
     parser.add_argument("--json", action="store_true", help="print one JSON object per model instead of text")
     return parser
 
@@ -181,12 +225,13 @@ def main(argv=None) -> list[dict]:
 
     results = []
     for name in args.model:
-        result = describe(name, get_model(name, num_classes=args.num_classes), args.input_size)
+        model = get_model(name, **({"num_classes": args.num_classes} if args.num_classes else {}))
+        result = describe(name, model, args.input_size, args.schedule)
         results.append(result)
         if args.json:
             print(json.dumps(result))
             continue
-        print(f"{name} @ {args.input_size}x{args.input_size}: peak {result['peak_elements']:,} elements "
+        print(f"{name} @ {args.input_size}x{args.input_size} ({args.schedule}): peak {result['peak_elements']:,} elements "
               f"({result['peak_kb']:.1f} KB at int8) at step {result['peak_step']} ({result['peak_op']}); "
               f"params {result['params']:,} ({result['params_m']:.2f} Mi)")
         for b in result["live"]:

@@ -22,13 +22,18 @@ FAMILIES = {
     "mcunet": ("mcunet_v4", "mcunet_plain_v4", "mcunet_dero_v4"),
     "densenet121": ("densenet121", "densenet121_plain", "densenet121_dero"),
     "mobilenet_v2": ("mobilenet_v2", "mobilenet_v2_plain", "mobilenet_v2_dero"),
+    "yolov5n": ("yolov5n", "yolov5n_plain", "yolov5n_dero"),
 }
 VARIANTS = ("original", "plain", "DERO")
 # Resolutions for peak memory: MCUNet at its native 176, the ImageNet nets at MCU-sized 112 and at 224.
 PEAK_SIZES = {"mcunet": (176,), "resnet18": (112, 224), "resnet34": (112, 224), "resnet50": (112, 224),
-              "densenet121": (112, 224), "mobilenet_v2": (112, 224)}
+              "densenet121": (112, 224), "mobilenet_v2": (112, 224),
+              # YOLO at its 640 and at 192, the resolution whose whole-model peak is nearest the README's 253.5 KB
+              "yolov5n": (640, 192)}
 # The DERO README's ImageNet top-1 (8 GPUs, 90 epochs), for reference only: no weights were released.
-PAPER_TOP1 = {"resnet34dero": 72.32, "resnet50dero": 75.56, "mcunet_dero_v4": 55.59, "densenet121_dero": 71.55}
+PAPER_TOP1 = {"resnet34dero": 72.32, "resnet50dero": 75.56, "mcunet_dero_v4": 55.59, "densenet121_dero": 71.55,
+              "yolov5n_dero": 25.90}  # YOLO: COCO mAP@0.5:0.95 (%)
+SCHEDULES = ("faithful", "memory-aware")
 
 
 def read_accuracy(run_dir: str) -> dict | None:
@@ -36,6 +41,8 @@ def read_accuracy(run_dir: str) -> dict | None:
     if os.path.exists(eval_file):
         with open(eval_file) as f:
             r = json.load(f)
+        if "map50_95" in r:  # detection: mAP@0.5:0.95 and mAP@0.5 in % in the accuracy columns
+            return {"top1": 100 * r["map50_95"], "top5": 100 * r["map50"], "dataset": r.get("dataset", "coco")}
         return {"top1": r["acc1"], "top5": r["acc5"], "dataset": r.get("dataset", "imagenet")}
     if os.path.exists(metrics_file):
         with open(metrics_file) as f:
@@ -46,7 +53,7 @@ def read_accuracy(run_dir: str) -> dict | None:
     return None
 
 
-def summarise(family: str, runs_root: str | None = None, sizes=None) -> list[dict]:
+def summarise(family: str, runs_root: str | None = None, sizes=None, schedules=("faithful",)) -> list[dict]:
     from dero.models import get_model
 
     rows = []
@@ -56,7 +63,9 @@ def summarise(family: str, runs_root: str | None = None, sizes=None) -> list[dic
         row = {"family": family, "variant": variant, "model": name, "params": params,
                "params_m": int(params / 2**20 * 100) / 100, "paper_top1": PAPER_TOP1.get(name)}
         for size in sizes or PEAK_SIZES[family]:
-            row[f"peak_kb@{size}"] = peak_memory(model, size).peak_elements / 1024
+            for schedule in schedules:
+                suffix = "" if schedule == "faithful" else f" {schedule}"
+                row[f"peak_kb@{size}{suffix}"] = peak_memory(model, size, schedule=schedule).peak_elements / 1024
         acc = read_accuracy(os.path.join(runs_root, name)) if runs_root else None
         row.update(top1=acc["top1"] if acc else None, top5=acc["top5"] if acc else None,
                    dataset=acc["dataset"] if acc else None)
@@ -64,9 +73,14 @@ def summarise(family: str, runs_root: str | None = None, sizes=None) -> list[dic
     return rows
 
 
+def metric_names(family: str) -> tuple[str, str]:
+    return ("mAP@0.5:0.95 (%)", "mAP@0.5 (%)") if family.startswith("yolo") else ("top-1 (%)", "top-5 (%)")
+
+
 def markdown_table(rows: list[dict]) -> str:
     peak_cols = [k for k in rows[0] if k.startswith("peak_kb@")]
-    header = ["model", "variant", "top-1 (%)", "top-5 (%)", "dataset", "paper top-1", "params", "Params (Mi)"]
+    header = ["model", "variant", *metric_names(rows[0]["family"]), "dataset", "paper " + metric_names(
+        rows[0]["family"])[0].replace(" (%)", ""), "params", "Params (Mi)"]
     header += [f"peak KB @{c.split('@')[1]}" for c in peak_cols]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
@@ -96,7 +110,7 @@ def plot(rows: list[dict], path: str) -> None:
     for i, r in enumerate(rows):
         axes[0].text(i, top1[i], "not trained" if r["top1"] is None else f"{r['top1']:.1f}", ha="center",
                      va="bottom", fontsize=8)
-    axes[0].set_title("top-1 accuracy (%)" + (" (mini data)" if mini else ""))
+    axes[0].set_title(metric_names(rows[0]["family"])[0] + (" (mini data)" if mini else ""))
     axes[1].bar(names, [r["params"] / 2**20 for r in rows], color=colors)
     axes[1].set_title("params (Mi = n / 2^20)")
     width = 0.8 / len(peak_cols)
@@ -111,6 +125,12 @@ def plot(rows: list[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _yolo_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("yolov5") is not None
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -129,11 +149,13 @@ def main(argv=None) -> list[dict]:
     args = get_args_parser().parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
     if args.peak_memory_table:
-        families = [args.family] if args.family else ["resnet34", "resnet50", "mcunet", "densenet121"]
-        text = ""
+        families = [args.family] if args.family else ["resnet34", "resnet50", "mcunet", "densenet121"] + (
+            ["yolov5n"] if _yolo_available() else [])
+        text = ("Peak activation memory (KB = elements / 1024 at int8) under the faithful schedule and under "
+                "dero.schedule's memory-aware one (same weights, same outputs).\n")
         all_rows = []
         for family in families:
-            rows = summarise(family, None, args.input_size)
+            rows = summarise(family, None, args.input_size, SCHEDULES)
             all_rows += rows
             text += f"\n### {family}\n\n" + markdown_table(rows).replace(" not trained |", " - |")
         print(text)

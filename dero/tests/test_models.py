@@ -4,7 +4,7 @@ import functools
 
 import pytest
 import torch
-from dero.models import UnknownModelError, get_model, list_models
+from dero.models import DETECTION_MODELS, UnknownModelError, get_model, list_models
 
 
 def count(model):
@@ -99,7 +99,8 @@ def test_dero_removes_downsample_params():
 DEEP = {n for n in list_models() if n.startswith(("resnet101", "resnet152"))}
 
 
-@pytest.mark.parametrize("name", [n if n not in DEEP else pytest.param(n, marks=pytest.mark.slow) for n in list_models()])
+@pytest.mark.parametrize("name", [n if n not in DEEP else pytest.param(n, marks=pytest.mark.slow) for n in list_models()
+                                  if n not in DETECTION_MODELS])  # detection: test_yolo.py
 def test_every_model_gives_imagenet_logits(name):
     model = build(name)
     with torch.no_grad():

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 import torch.nn as nn
 from dero.models import SRConv, get_model
 from dero.models.mcunet import InvertedResidual
@@ -83,3 +84,54 @@ def test_cli_json(capsys):
 def test_any_module_from_python():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1))
     assert pm.peak_memory(net, 10).peak_elements == 8 * 100 + 4 * 100  # second conv: its input + output
+
+
+# Beyond the paper: the memory-aware schedule (dero.schedule) brings every DERO model to its plain peak.
+PLAIN_OF = {"resnet18dero": "resnet18plain", "resnet34dero": "resnet34plain", "resnet50dero": "resnet50plain",
+            "densenet121_dero": "densenet121_plain", "mcunet_dero_v4": "mcunet_plain_v4"}
+
+
+@pytest.mark.parametrize("dero,size,faithful,memory_aware", [
+    ("resnet34dero", 224, 1_154_048, 1_012_928),  # image alive through the stem: +15 %; early 3-ch shortcut: +0.94 %
+    ("resnet34dero", 112, 288_512, 253_232),
+    ("densenet121_dero", 224, 1_154_048, 1_012_928),
+    ("densenet121_dero", 112, 288_512, 253_232),
+    ("resnet18dero", 224, 1_154_048, 1_012_928),
+    ("resnet50dero", 224, 1_204_224, 1_204_224),
+    ("resnet50dero", 112, 301_056, 301_056),
+    ("mcunet_dero_v4", 176, 309_760, 309_760),
+    ("mcunet_dero_v4", 224, 501_760, 501_760),
+])
+def test_memory_aware_schedule_reaches_plain_peak(dero, size, faithful, memory_aware):
+    model, plain = get_model(dero), get_model(PLAIN_OF[dero])
+    plain_peak = pm.peak_memory(plain, size).peak_elements
+    assert pm.peak_memory(model, size).peak_elements == faithful
+    assert pm.peak_memory(model, size, schedule="memory-aware").peak_elements == memory_aware
+    assert memory_aware <= 1.01 * plain_peak
+    assert pm.peak_memory(plain, size, schedule="memory-aware").peak_elements == plain_peak  # nothing to reorder
+
+
+@pytest.mark.parametrize("name", ["resnet34dero", "densenet121_dero"])
+def test_memory_aware_schedule_same_outputs(name):
+    from dero.schedule import memory_aware
+
+    torch.manual_seed(0)
+    model = get_model(name, num_classes=10).eval()
+    for m in model.modules():  # non-trivial BN statistics, so that the reordered BN2/BN3 are really exercised
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.normal_()
+            m.bias.data.normal_()
+    scheduled = memory_aware(model)
+    assert all(a is b for a, b in zip(model.parameters(), scheduled.parameters()))  # the same weights
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected, got = model(x), scheduled(x)
+    assert (got - expected).abs().max() <= 1e-6 * expected.abs().max()
+
+
+def test_cli_schedule_json(capsys):
+    pm.main(["--model", "resnet34dero", "--input-size", "112", "--schedule", "memory-aware", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["schedule"] == "memory-aware" and result["peak_elements"] == 253_232

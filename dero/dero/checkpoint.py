@@ -1,0 +1,68 @@
+"""Checked ``.pth``/``.pt`` checkpoint I/O for torch commands (dero's and dnn-param-encode's).
+
+``save_checkpoint(obj, path)`` writes through a temporary file in the same directory and renames it into
+place, so a failed or interrupted save (disk full, Ctrl-C, kill) leaves the previous checkpoint intact.
+``load_checkpoint(path, ...)`` turns every unusable file into one ``run_contract.UsageError`` line naming the
+file and what is wrong: missing, empty, truncated or not a torch file, no state, a model of another
+architecture (``expect_model``), or a pickled model whose code is not installed.
+"""
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import run_contract as rc
+import torch
+
+
+def save_checkpoint(obj, path) -> Path:
+    path = Path(path)
+    with rc.atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return path
+
+
+def _saved_model_name(ckpt) -> str | None:
+    if not isinstance(ckpt, dict):
+        return None
+    if isinstance(ckpt.get("model_name"), str):
+        return ckpt["model_name"]
+    saved = ckpt.get("args")
+    name = saved.get("model") if isinstance(saved, dict) else getattr(saved, "model", None)
+    return name if isinstance(name, str) else None
+
+
+def load_checkpoint(path, what: str = "checkpoint", hint: str | None = None, expect_model: str | None = None,
+                    weights_only: bool = False):
+    """The object in ``path``; ``expect_model``: refuse a checkpoint saved from another registry model.
+
+    ``weights_only=False`` unpickles arbitrary objects (our checkpoints hold argparse Namespaces and yolov5
+    modules): load only files you trust, as with ``torch.load``.
+    """
+    path = rc.require_file(path, what, hint)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (ModuleNotFoundError, AttributeError) as e:  # a pickled class whose code is not importable
+        raise rc.bad_file(path, f"{what} pickles code that is not installed ({e})",
+                          hint or "for yolov5 checkpoints run `make dero-yolo-env`") from None
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
+            UnicodeDecodeError, IndexError, KeyError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise rc.bad_file(path, f"not a readable torch {what} (truncated or another format: {first[:160]})",
+                          hint) from None
+    if expect_model is not None:
+        saved = _saved_model_name(ckpt)
+        if saved is not None and saved != expect_model:
+            raise rc.bad_file(path, f"{what} of model '{saved}', not '{expect_model}'",
+                              hint or f"pass --model {saved}, or a checkpoint of {expect_model}")
+    return ckpt
+
+
+def model_state(ckpt, path, key: str = "model") -> dict:
+    """The state_dict inside a checkpoint: ``ckpt[key]`` (a state_dict or a pickled module) or a bare one."""
+    state = ckpt.get(key, ckpt) if isinstance(ckpt, dict) else ckpt
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise rc.bad_file(path, f"holds no model weights (no '{key}' state_dict or module)")
+    return state
