@@ -1,0 +1,33 @@
+# TFLite Micro as the judge (mlperf_tiny.tflm): arena (the smallest that works, by bisection), flash and quality of
+# every int8 .tflite the pipelines wrote under $(RUN_ROOT) -> $(RUN_ROOT)/tflm/{table.csv,tflm.json,
+# arena_vs_accuracy.png,arena_vs_accuracy.html}. Always rescans: the set of models changes with every pipeline run.
+TFLM_DIR := $(RUN_ROOT)/tflm
+# A full run's table leaves the mini runs (under $(RUNS)/mini) out.
+TFLM_EXCLUDE := $(if $(filter 1,$(MINI)),,--exclude $(RUNS)/mini)
+FIDELITY ?= ../shared/fidelity
+TFLM_KIT := $(FIDELITY)/models/mlperf
+# The reference int8 models of the fidelity kit and their EEMBC folders (model:folder), when the kit is there.
+TFLM_KIT_PAIRS := keyword_spotting/kws_ref_model.tflite:kws01 image_classification/pretrainedResnet_quant.tflite:ic01 \
+	visual_wake_words/vww_96_int8.tflite:vww01 anomaly_detection/ad01_int8.tflite:ad01
+TFLM_KIT_MODELS = $(wildcard $(foreach p,$(TFLM_KIT_PAIRS),$(TFLM_KIT)/$(firstword $(subst :, ,$(p)))))
+
+.PHONY: tflm tflm-reference bench-tflm
+tflm: ## TFLite Micro arena/flash/accuracy of every int8 .tflite under $(RUN_ROOT) -> $(RUN_ROOT)/tflm/table.csv + plot (MINI=1: runs/mini)
+	$(PY) -m mlperf_tiny.tflm --scan $(RUN_ROOT) --table_dir $(TFLM_DIR) $(TFLM_EXCLUDE) --no_progress
+
+tflm-reference: ## TFLite Micro figures of the kit's MLPerf Tiny int8 models and their agreement with LiteRT on the EEMBC stimuli
+	@test -n "$(TFLM_KIT_MODELS)" || { echo "no fidelity kit at $(TFLM_KIT) (pass FIDELITY=<kit folder>)"; exit 2; }
+	$(PY) -m mlperf_tiny.tflm $(TFLM_KIT_MODELS) --explain --json $(RUNS)/tflm-reference/reference.json
+	@for pair in $(TFLM_KIT_PAIRS); do \
+	  echo "$(PY) -m mlperf_tiny.tflm $(TFLM_KIT)/$${pair%%:*} --inputs $(FIDELITY)/eembc/$${pair##*:} --litert"; \
+	  $(PY) -m mlperf_tiny.tflm $(TFLM_KIT)/$${pair%%:*} --inputs $(FIDELITY)/eembc/$${pair##*:} --litert \
+	    --json $(RUNS)/tflm-reference/$${pair##*:}.json || exit $$?; \
+	done
+
+bench-tflm: ## Analytic peak counter (DERO's definition) vs TFLite Micro arena: kit reference models + int8 files under $(RUN_ROOT)
+	$(if $(TFLM_KIT_MODELS),$(PY) -m mlperf_tiny.tflm $(TFLM_KIT_MODELS) --explain,@echo "no fidelity kit at $(TFLM_KIT)")
+	@if [ -d $(RUN_ROOT) ]; then \
+	  $(PY) -m mlperf_tiny.tflm --scan $(RUN_ROOT) --table_dir $(TFLM_DIR) $(TFLM_EXCLUDE) --explain --no_progress; \
+	else echo "no runs under $(RUN_ROOT): run the pipelines first (e.g. make MINI=1 mlperf-kws)"; fi
+
+BENCH_TARGETS += bench-tflm
