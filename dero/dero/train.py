@@ -6,22 +6,23 @@
 
 Every epoch writes ``checkpoint.pth`` (last), ``model_{epoch}.pth`` (the last ``--keep-last``; 0 keeps all),
 ``model_best.pth``, and appends to ``metrics.json``/``metrics.csv``; ``args.json`` holds the resolved flags and
-every checkpoint carries ``args``. ``--resume`` continues from a checkpoint (optimizer, schedule, EMA, scaler).
+every checkpoint carries ``args``. Rerunning the same command into the same ``--output-dir`` resumes from its
+``checkpoint.pth`` (optimizer, schedule, EMA, scaler, RNG states: bit-for-bit like an uninterrupted run); a
+directory holding another run is refused unless ``--overwrite``. ``--resume CKPT`` continues from any checkpoint.
+Every file is written to a temporary name and renamed, so an interrupted or failed write loses nothing.
 """
 
 import argparse
-import csv
 import datetime
-import json
 import os
 import random
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 import torch
 import torch.utils.data
 import torchvision
@@ -30,7 +31,8 @@ from torch.utils.data.dataloader import default_collate
 from torchvision.transforms.functional import InterpolationMode
 
 from dero import presets, transforms, utils
-from dero.models import get_model
+from dero.checkpoint import load_checkpoint, save_checkpoint
+from dero.models import DETECTION_MODELS, get_model, list_models
 from dero.sampler import RASampler
 
 IMAGENET_LAYOUT = (
@@ -40,12 +42,17 @@ IMAGENET_LAYOUT = (
 )
 
 
-class DataLayoutError(FileNotFoundError):
+class DataLayoutError(rc.UsageError):
     pass
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(rc.UsageError):
     pass
+
+
+# Flags that do not change what a run computes: a rerun may change them and still resume.
+NOT_IDENTITY = ("output_dir", "workers", "print_freq", "resume", "start_epoch", "device", "dist_url", "dist_backend",
+                "world_size", "test_only", "weights", "weights_ema", "cache_dataset")
 
 
 def train_one_epoch(model, criterion, optimizer, data_loader, device, epoch, args, model_ema=None, scaler=None):
@@ -209,16 +216,6 @@ def load_model_state(model: nn.Module, checkpoint: dict, source: str, model_name
         ) from None
 
 
-def _git_sha() -> str | None:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _rng_state(generator) -> dict:
     """RNG states of this process, so that a resumed run continues exactly like an uninterrupted one."""
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
@@ -234,37 +231,49 @@ def _set_rng_state(state: dict, generator) -> None:
 
 
 def _write_metrics(output_dir: str, history: list[dict]) -> None:
-    with open(os.path.join(output_dir, "metrics.json"), "w") as f:
-        json.dump(history, f, indent=2)
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    with open(os.path.join(output_dir, "metrics.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
+    rc.write_json(os.path.join(output_dir, "metrics.json"), history, sort_keys=False)
+    rc.write_csv(os.path.join(output_dir, "metrics.csv"), history,
+                 fieldnames=list(dict.fromkeys(k for row in history for k in row)))
+
+
+def _link_into_place(source: Path, target: Path) -> None:
+    """``target`` becomes another name of ``source`` (a copy where hard links fail), replaced atomically."""
+    with rc.atomic_path(target) as tmp:
+        try:
+            os.link(source, tmp)  # one file on disk for up to three names
+        except OSError:
+            shutil.copyfile(source, tmp)
 
 
 def _save_checkpoint(checkpoint: dict, output_dir: str, epoch: int, is_best: bool, keep_last: int) -> None:
+    """model_{epoch}.pth first (atomic), then model_best.pth and checkpoint.pth (the resume point) as links to
+    it: an interrupted or failed save leaves the previous checkpoint.pth intact."""
     if not utils.is_main_process():
         return
-    # write to a temp file first: an interrupted save never corrupts the last good checkpoint
-    tmp = os.path.join(output_dir, ".checkpoint.tmp")
-    torch.save(checkpoint, tmp)
-    for name in [f"model_{epoch}.pth"] + (["model_best.pth"] if is_best else []):
-        target = os.path.join(output_dir, name)
-        Path(target).unlink(missing_ok=True)
-        try:
-            os.link(tmp, target)  # one file on disk for up to three names
-        except OSError:  # filesystems without hard links
-            shutil.copyfile(tmp, target)
-    os.replace(tmp, os.path.join(output_dir, "checkpoint.pth"))
+    out = Path(output_dir)
+    epoch_file = save_checkpoint(checkpoint, out / f"model_{epoch}.pth")
+    for name in (["model_best.pth"] if is_best else []) + ["checkpoint.pth"]:
+        _link_into_place(epoch_file, out / name)
     if keep_last > 0:
-        Path(os.path.join(output_dir, f"model_{epoch - keep_last}.pth")).unlink(missing_ok=True)
+        (out / f"model_{epoch - keep_last}.pth").unlink(missing_ok=True)
 
 
+@rc.command
 def main(argv=None):
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the per-epoch metrics (or the evaluation)."""
     args = argv if isinstance(argv, argparse.Namespace) else get_args_parser().parse_args(argv)
-    if args.output_dir:
-        utils.mkdir(args.output_dir)
+    if args.model in DETECTION_MODELS:
+        raise rc.UsageError(f"--model {args.model} is a detection model: train it with `python -m dero.yolo.train`")
+    traindir, valdir = check_layout(args.data_path)
+    checkpoint_file = Path(args.output_dir or ".") / "checkpoint.pth"
+    if args.output_dir and not args.test_only and int(os.environ.get("RANK", "0")) == 0:
+        # before anything is written: the same run resumes, another one is refused (unless --overwrite)
+        state = rc.claim_run_dir(args.output_dir, args, ignore=NOT_IDENTITY, overwrite=args.overwrite)
+        if state == "resume" and not args.resume and checkpoint_file.exists():
+            args.resume = str(checkpoint_file)
+            print(f"resuming the run in {args.output_dir} from {checkpoint_file}")
+    elif args.output_dir and not args.test_only and not args.resume and checkpoint_file.exists():
+        args.resume = str(checkpoint_file)  # other DDP ranks follow rank 0
     utils.init_distributed_mode(args)
     print(args)
     if args.seed is not None:
@@ -277,7 +286,6 @@ def main(argv=None):
     else:
         torch.backends.cudnn.benchmark = True
 
-    traindir, valdir = check_layout(args.data_path)
     dataset, dataset_test, train_sampler, test_sampler = load_data(traindir, valdir, args)
     num_classes = args.num_classes or len(dataset.classes)
 
@@ -299,16 +307,16 @@ def main(argv=None):
     print("Creating model")
     weights_file = args.weights if args.weights and os.path.isfile(args.weights) else None
     if args.weights and not weights_file and (args.weights.endswith((".pth", ".pt")) or os.sep in args.weights):
-        raise FileNotFoundError(f"--weights {args.weights}: no such checkpoint file")
+        rc.require_file(args.weights, "checkpoint (--weights)", "pass a .pth written by dero.train")
     # a name that is not a file is a torchvision weights enum (the original recipe's meaning)
     try:
         model = get_model(args.model, num_classes=num_classes,
                           **({"weights": args.weights} if args.weights and not weights_file else {}))
     except TypeError as e:  # our *dero/*plain builders have no torchvision weights
-        raise FileNotFoundError(f"--weights {args.weights}: neither a checkpoint file nor a torchvision weights "
+        raise rc.UsageError(f"--weights {args.weights}: neither a checkpoint file nor a torchvision weights "
                                 f"name that model '{args.model}' accepts ({e})") from None
     if weights_file:
-        load_model_state(model, torch.load(weights_file, map_location="cpu", weights_only=False), weights_file,
+        load_model_state(model, load_checkpoint(weights_file, "checkpoint (--weights)"), weights_file,
                          args.model, key="model_ema" if args.weights_ema else "model")
     model.to(device)
     if args.distributed and args.sync_bn:
@@ -379,7 +387,7 @@ def main(argv=None):
 
     best_acc1, history = 0.0, []
     if args.resume:
-        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+        checkpoint = load_checkpoint(args.resume, "checkpoint (--resume)")
         load_model_state(model_without_ddp, checkpoint, args.resume, args.model)
         if not args.test_only:
             optimizer.load_state_dict(checkpoint["optimizer"])
@@ -392,10 +400,7 @@ def main(argv=None):
             scaler.load_state_dict(checkpoint["scaler"])
         if "rng" in checkpoint and not args.test_only:
             _set_rng_state(checkpoint["rng"], generator)
-        metrics_file = os.path.join(args.output_dir or "", "metrics.json")
-        if args.output_dir and os.path.exists(metrics_file):
-            with open(metrics_file) as f:
-                history = [row for row in json.load(f) if row["epoch"] < args.start_epoch]
+        history = [row for row in checkpoint.get("history", []) if row["epoch"] < args.start_epoch]
 
     if args.test_only:
         # We disable the cudnn benchmarking because it can noticeably affect the accuracy
@@ -405,15 +410,11 @@ def main(argv=None):
                           log_suffix="EMA" if model_ema else "")
         result.update(model=args.model, weights=args.weights or args.resume, dataset=args.dataset_name,
                       num_val_images=len(dataset_test))
+        if len(dataset_test) == 0:
+            raise rc.RunFailed(f"nothing was evaluated: {valdir} gave no images")
         if args.output_dir and utils.is_main_process():
-            with open(os.path.join(args.output_dir, "eval.json"), "w") as f:
-                json.dump(result, f, indent=2)
+            rc.write_json(os.path.join(args.output_dir, "eval.json"), result)
         return result
-
-    if args.output_dir and utils.is_main_process():
-        with open(os.path.join(args.output_dir, "args.json"), "w") as f:
-            json.dump({**vars(args), "num_classes": num_classes, "torch": torch.__version__,
-                       "torchvision": torchvision.__version__, "git_sha": _git_sha()}, f, indent=2)
 
     print("Start training")
     start_time = time.time()
@@ -437,7 +438,8 @@ def main(argv=None):
         if args.output_dir:
             checkpoint = {"model": model_without_ddp.state_dict(), "optimizer": optimizer.state_dict(),
                           "lr_scheduler": lr_scheduler.state_dict(), "epoch": epoch, "args": args,
-                          "num_classes": num_classes, "best_acc1": best_acc1, "metrics": row}
+                          "num_classes": num_classes, "best_acc1": best_acc1, "metrics": row, "history": history,
+                          "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__}}
             checkpoint["rng"] = _rng_state(generator)
             if model_ema:
                 checkpoint["model_ema"] = model_ema.state_dict()
@@ -453,22 +455,23 @@ def main(argv=None):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="PyTorch Classification Training (DERO)", add_help=add_help)
+    parser = rc.ArgumentParser(description="PyTorch Classification Training (DERO)", add_help=add_help)
     parser.add_argument("--data-path", required=True, type=str,
                         help="ImageFolder root with train/ and val/ (ImageNet, or data/mini/imagenet)")
-    parser.add_argument("--model", default="resnet18", type=str, help="registry name, e.g. resnet50dero")
-    parser.add_argument("--num-classes", default=None, type=int,
+    parser.add_argument("--model", default="resnet18", type=rc.name_in(list_models()),
+                        help="registry name, e.g. resnet50dero")
+    parser.add_argument("--num-classes", default=None, type=rc.positive_int,
                         help="classifier width (default: number of class folders in train/)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", type=str,
                         help="device (cuda or cpu; default: cuda when available)")
-    parser.add_argument("-b", "--batch-size", default=32, type=int,
+    parser.add_argument("-b", "--batch-size", default=32, type=rc.positive_int,
                         help="images per gpu, the total batch size is $NGPU x batch_size")
-    parser.add_argument("--epochs", default=90, type=int, metavar="N", help="number of total epochs to run")
-    parser.add_argument("-j", "--workers", default=16, type=int, metavar="N", help="number of data loading workers")
+    parser.add_argument("--epochs", default=90, type=rc.positive_int, metavar="N", help="number of total epochs to run")
+    parser.add_argument("-j", "--workers", default=16, type=rc.nonnegative_int, metavar="N", help="number of data loading workers")
     parser.add_argument("--opt", default="sgd", type=str, help="optimizer: sgd, sgd_nesterov, rmsprop, adamw")
-    parser.add_argument("--lr", default=0.1, type=float, help="initial learning rate")
-    parser.add_argument("--momentum", default=0.9, type=float, metavar="M", help="momentum")
-    parser.add_argument("--wd", "--weight-decay", default=1e-4, type=float, metavar="W", dest="weight_decay",
+    parser.add_argument("--lr", default=0.1, type=rc.positive_float, help="initial learning rate")
+    parser.add_argument("--momentum", default=0.9, type=rc.float_range(0, 1, hi_open=True), metavar="M", help="momentum")
+    parser.add_argument("--wd", "--weight-decay", default=1e-4, type=rc.nonnegative_float, metavar="W", dest="weight_decay",
                         help="weight decay")
     parser.add_argument("--norm-weight-decay", default=None, type=float,
                         help="weight decay for normalization layers (default: same as --wd)")
@@ -476,22 +479,24 @@ def get_args_parser(add_help=True):
                         help="weight decay for bias parameters of all layers (default: same as --wd)")
     parser.add_argument("--transformer-embedding-decay", default=None, type=float,
                         help="weight decay for embedding parameters of vision transformers (default: same as --wd)")
-    parser.add_argument("--label-smoothing", default=0.0, type=float, help="label smoothing")
-    parser.add_argument("--mixup-alpha", default=0.0, type=float, help="mixup alpha (0 = off)")
-    parser.add_argument("--cutmix-alpha", default=0.0, type=float, help="cutmix alpha (0 = off)")
+    parser.add_argument("--label-smoothing", default=0.0, type=rc.float_range(0, 1, hi_open=True), help="label smoothing")
+    parser.add_argument("--mixup-alpha", default=0.0, type=rc.nonnegative_float, help="mixup alpha (0 = off)")
+    parser.add_argument("--cutmix-alpha", default=0.0, type=rc.nonnegative_float, help="cutmix alpha (0 = off)")
     parser.add_argument("--lr-scheduler", default="steplr", type=str,
                         help="steplr, cosineannealinglr or exponentiallr")
-    parser.add_argument("--lr-warmup-epochs", default=0, type=int, help="number of epochs to warmup")
+    parser.add_argument("--lr-warmup-epochs", default=0, type=rc.nonnegative_int, help="number of epochs to warmup")
     parser.add_argument("--lr-warmup-method", default="constant", type=str, help="warmup method: constant or linear")
     parser.add_argument("--lr-warmup-decay", default=0.01, type=float, help="lr factor during warmup")
-    parser.add_argument("--lr-step-size", default=30, type=int, help="StepLR: decrease lr every N epochs")
+    parser.add_argument("--lr-step-size", default=30, type=rc.positive_int, help="StepLR: decrease lr every N epochs")
     parser.add_argument("--lr-gamma", default=0.1, type=float, help="StepLR/ExponentialLR: lr decay factor")
     parser.add_argument("--lr-min", default=0.0, type=float, help="CosineAnnealingLR: minimum lr")
-    parser.add_argument("--print-freq", default=10, type=int, help="print frequency (iterations)")
+    parser.add_argument("--print-freq", default=10, type=rc.positive_int, help="print frequency (iterations)")
     parser.add_argument("--output-dir", default=".", type=str, help="path to save outputs")
-    parser.add_argument("--resume", default="", type=str, help="path of checkpoint to continue from")
-    parser.add_argument("--start-epoch", default=0, type=int, metavar="N", help="start epoch")
-    parser.add_argument("--keep-last", default=3, type=int,
+    parser.add_argument("--resume", default="", type=str,
+                        help="checkpoint to continue from (default: the --output-dir's checkpoint.pth on a rerun)")
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
+    parser.add_argument("--start-epoch", default=0, type=rc.nonnegative_int, metavar="N", help="start epoch")
+    parser.add_argument("--keep-last", default=3, type=rc.nonnegative_int,
                         help="keep model_{epoch}.pth of the last N epochs (DERO kept 3); 0 keeps every epoch")
     parser.add_argument("--cache-dataset", action="store_true",
                         help="cache the datasets for quicker initialization (also serializes the transforms)")
@@ -501,7 +506,7 @@ def get_args_parser(add_help=True):
                         help="auto augment policy: imagenet, cifar10, svhn, ra, ta_wide, augmix")
     parser.add_argument("--ra-magnitude", default=9, type=int, help="magnitude of RandAugment")
     parser.add_argument("--augmix-severity", default=3, type=int, help="severity of AugMix")
-    parser.add_argument("--random-erase", default=0.0, type=float, help="random erasing probability")
+    parser.add_argument("--random-erase", default=0.0, type=rc.fraction, help="random erasing probability")
     parser.add_argument("--amp", action="store_true",
                         help="automatic mixed precision (float16 on CUDA with GradScaler, bfloat16 on CPU)")
     parser.add_argument("--world-size", default=1, type=int, help="number of distributed processes")
@@ -509,7 +514,7 @@ def get_args_parser(add_help=True):
     parser.add_argument("--dist-backend", default=None, type=str,
                         help="torch.distributed backend (default: nccl on CUDA, gloo on CPU)")
     parser.add_argument("--model-ema", action="store_true", help="track an exponential moving average of the model")
-    parser.add_argument("--model-ema-steps", type=int, default=32,
+    parser.add_argument("--model-ema-steps", type=rc.positive_int, default=32,
                         help="number of iterations between EMA updates")
     parser.add_argument("--model-ema-decay", type=float, default=0.99998,
                         help="EMA decay factor (per image, adjusted for batch size and update interval)")
@@ -519,12 +524,12 @@ def get_args_parser(add_help=True):
                         help="seed python/numpy/torch (+ rank) and the loader shuffling; default: unseeded, as the "
                              "original recipe")
     parser.add_argument("--interpolation", default="bilinear", type=str, help="interpolation method (bilinear, bicubic)")
-    parser.add_argument("--val-resize-size", default=256, type=int, help="resize size for validation")
-    parser.add_argument("--val-crop-size", default=224, type=int, help="central crop size for validation")
-    parser.add_argument("--train-crop-size", default=224, type=int, help="random crop size for training")
+    parser.add_argument("--val-resize-size", default=256, type=rc.positive_int, help="resize size for validation")
+    parser.add_argument("--val-crop-size", default=224, type=rc.positive_int, help="central crop size for validation")
+    parser.add_argument("--train-crop-size", default=224, type=rc.positive_int, help="random crop size for training")
     parser.add_argument("--clip-grad-norm", default=None, type=float, help="maximum gradient norm (default: off)")
     parser.add_argument("--ra-sampler", action="store_true", help="use repeated augmentation in training")
-    parser.add_argument("--ra-reps", default=3, type=int, help="number of repetitions for the RA sampler")
+    parser.add_argument("--ra-reps", default=3, type=rc.positive_int, help="number of repetitions for the RA sampler")
     parser.add_argument("--weights", default=None, type=str,
                         help="checkpoint path (.pth written by this trainer, or a bare state_dict), or a torchvision "
                              "weights name such as ResNet50_Weights.IMAGENET1K_V1")
@@ -537,10 +542,7 @@ def get_args_parser(add_help=True):
 
 
 def cli() -> None:
-    try:
-        main()
-    except (DataLayoutError, CheckpointMismatchError, FileNotFoundError, KeyError) as e:
-        sys.exit(f"error: {e}")
+    rc.entry(main)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ TOLERANCE_POINTS = 2.0
 
 
 def run(model, data, out):
-    history = train.main(["--model", model, "--data-path", str(data), "--output-dir", str(out), "--epochs",
+    history = train.main.__wrapped__(["--model", model, "--data-path", str(data), "--output-dir", str(out), "--epochs",
                           str(COMPARE_EPOCHS), "-b", "32", "--lr", "0.05", "--lr-scheduler", "cosineannealinglr",
                           "-j", "2", "--seed", "0", "--print-freq", "100", "--dataset-name", "mini",
                           "--wd", "0.00004", "--random-erase", "0.1", "--label-smoothing", "0.1",

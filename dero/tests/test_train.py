@@ -26,7 +26,7 @@ def read_metrics(run):
 
 def test_train_writes_checkpoints_and_metrics(tiny_imagenet, tmp_path):
     run = tmp_path / "run"
-    history = train.main(train_args(tiny_imagenet, run, "--label-smoothing", "0.1", "--mixup-alpha", "0.2",
+    history = train.main.__wrapped__(train_args(tiny_imagenet, run, "--label-smoothing", "0.1", "--mixup-alpha", "0.2",
                                     "--cutmix-alpha", "1.0", "--random-erase", "0.1", "--keep-last", "1", epochs=2))
     assert [row["epoch"] for row in history] == [0, 1]
     assert {"checkpoint.pth", "model_best.pth", "model_1.pth", "metrics.json", "metrics.csv", "args.json"} <= set(
@@ -37,21 +37,31 @@ def test_train_writes_checkpoints_and_metrics(tiny_imagenet, tmp_path):
     assert read_metrics(run) == history
     assert 0.0 <= history[-1]["val_acc1"] <= 100.0 and history[-1]["val_acc5"] == 100.0  # 3 classes: top-5 trivially
     with open(run / "args.json") as f:
-        assert json.load(f)["num_classes"] == 3
+        assert json.load(f)["model"] == MODEL and "_provenance" in json.load(open(run / "args.json"))
 
     # evaluation from a checkpoint path (the paper README's command) reproduces the epoch's val accuracy
-    result = train.main(["--model", MODEL, "--data-path", str(tiny_imagenet), "--test-only", "--weights",
+    result = train.main.__wrapped__(["--model", MODEL, "--data-path", str(tiny_imagenet), "--test-only", "--weights",
                          str(run / "model_1.pth"), "-b", "8", "-j", "0", "--output-dir", str(run), *SIZE_ARGS])
     assert result["acc1"] == pytest.approx(history[1]["val_acc1"])
     assert json.loads((run / "eval.json").read_text())["acc1"] == pytest.approx(result["acc1"])
 
 
-def test_resume_continues_exactly(tiny_imagenet, tmp_path):
-    full = train.main(train_args(tiny_imagenet, tmp_path / "full", epochs=2))
-    train.main(train_args(tiny_imagenet, tmp_path / "cut", epochs=1))
-    resumed = train.main(train_args(tiny_imagenet, tmp_path / "cut", "--resume", str(tmp_path / "cut/checkpoint.pth"),
-                                    epochs=2))
+def test_rerun_after_interrupt_resumes_exactly(tiny_imagenet, tmp_path, monkeypatch):
+    full = train.main.__wrapped__(train_args(tiny_imagenet, tmp_path / "full", epochs=2))
+    real_train_one_epoch = train.train_one_epoch
+
+    def interrupted_in_epoch_1(model, criterion, optimizer, data_loader, device, epoch, *args):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_train_one_epoch(model, criterion, optimizer, data_loader, device, epoch, *args)
+
+    monkeypatch.setattr(train, "train_one_epoch", interrupted_in_epoch_1)
+    assert train.main(train_args(tiny_imagenet, tmp_path / "cut", epochs=2)) == 130  # Ctrl-C: exit 130
+    monkeypatch.setattr(train, "train_one_epoch", real_train_one_epoch)
+    # the same command again (no --resume): continues from checkpoint.pth instead of restarting at epoch 0
+    resumed = train.main.__wrapped__(train_args(tiny_imagenet, tmp_path / "cut", epochs=2))
     assert [r["epoch"] for r in resumed] == [0, 1]  # history kept, one epoch added
+    assert read_metrics(tmp_path / "cut") == resumed
     for key in ("train_loss", "val_loss", "val_acc1"):
         assert resumed[1][key] == pytest.approx(full[1][key], rel=1e-5), key
 
@@ -61,7 +71,7 @@ def test_keep_every_epoch_for_other_projects(tiny_imagenet, tmp_path):
     run = tmp_path / "r18"
     args = train_args(tiny_imagenet, run, "--keep-last", "0", epochs=2)
     args[args.index(MODEL)] = "resnet18"
-    train.main(args)
+    train.main.__wrapped__(args)
     assert (run / "model_0.pth").exists() and (run / "model_1.pth").exists()
     assert torch.load(run / "model_0.pth", weights_only=False)["model"]["fc.weight"].shape == (3, 512)
 
@@ -71,20 +81,21 @@ def test_checkpoint_from_another_model_is_a_clear_error(tiny_imagenet, tmp_path)
     saved_args = train.get_args_parser().parse_args(["--data-path", str(tiny_imagenet), "--model", MODEL])
     torch.save({"model": models.get_model(MODEL, num_classes=3).state_dict(), "args": saved_args, "num_classes": 3}, ckpt)
     with pytest.raises(train.CheckpointMismatchError, match=f"--model resnet18dero: it was saved from model '{MODEL}'"):
-        train.main(["--model", "resnet18dero", "--data-path", str(tiny_imagenet), "--test-only", "--weights",
+        train.main.__wrapped__(["--model", "resnet18dero", "--data-path", str(tiny_imagenet), "--test-only", "--weights",
                     str(ckpt), "-j", "0", *SIZE_ARGS])
 
 
 def test_missing_data_dir_explains_layout(tmp_path):
     with pytest.raises(train.DataLayoutError, match=r"train/<wnid>/\*\.JPEG.*make mini-data"):
-        train.main(["--model", MODEL, "--data-path", str(tmp_path / "nowhere")])
+        train.main.__wrapped__(["--model", MODEL, "--data-path", str(tmp_path / "nowhere")])
 
 
 def test_unknown_flag_and_model_are_errors(tiny_imagenet, tmp_path):
     with pytest.raises(SystemExit):
         train.get_args_parser().parse_args(["--data-path", "x", "--no-such-flag"])
-    with pytest.raises(KeyError, match="Did you mean"):
-        train.main(train_args(tiny_imagenet, tmp_path / "run", "--model", "mcunet_dero_v44"))
+    with pytest.raises(SystemExit) as e:
+        train.get_args_parser().parse_args(train_args(tiny_imagenet, tmp_path / "run", "--model", "mcunet_dero_v44"))
+    assert e.value.code == 2
 
 
 def test_two_process_cpu_ddp(tiny_imagenet, tmp_path):
