@@ -1,6 +1,8 @@
 # dnn-param-encode: residual encoding of DNN parameters (Zhou et al., KBS 2023). Included by the root Makefile.
 #   make param-encode-resnet18 [MINI=1]   train ResNet-18 (a checkpoint per epoch) -> eval_lossless/eval_lossy
 #                                         for n = 1, 3, 5 -> bits/param plots
+#   make param-encode-yolov5n [MINI=1]    YOLOv5n checkpoints of `make dero-yolov5n BASELINE=1` (every epoch) ->
+#                                         the same sweep with --dnn yolo (step 2^-15), COCO mAP before/after decoding
 #   make bench-param-encode [MINI=1]      MB/s and bits/param of every method vs zstd/lz4/byte grouping
 # Stages are files: <run>/checkpoints/.complete, <run>/eval/.complete, <run>/eval/bits_per_param.png.
 
@@ -29,8 +31,19 @@ PE_IMAGE_SIZE := 224
 PE_LABEL := imagenet
 endif
 
+# YOLOv5n: dero's yolov5-recipe run of the plain YOLOv5n keeps every epoch (epoch<N>.pt, float32, pickled model).
+PE_YOLO_RUN := $(RUN_ROOT)/dnn-param-encode/yolov5n
+PE_YOLO_SOURCE := $(RUN_ROOT)/dero/yolo/yolov5n
+ifeq ($(MINI),1)
+PE_YOLO_PHASES := 0.01:1:$(DERO_YOLO_EPOCHS)
+PE_YOLO_IMAGE_SIZE := 160
+else
+PE_YOLO_PHASES := 0.01:21:100
+PE_YOLO_IMAGE_SIZE := 640
+endif
+
 ##@ dnn-param-encode (residual parameter encoding, KBS 2023)
-.PHONY: param-encode-resnet18 bench-param-encode
+.PHONY: param-encode-resnet18 param-encode-yolov5n bench-param-encode
 param-encode-resnet18: $(PE_EVAL)/bits_per_param.png ## Train ResNet-18 per-epoch checkpoints, code every pair (n=1,3,5), plot
 
 $(PE_CKPT)/.complete: | $(PE_DATA_READY)
@@ -44,6 +57,20 @@ $(PE_EVAL)/.complete: $(PE_CKPT)/.complete
 
 $(PE_EVAL)/bits_per_param.png: $(PE_EVAL)/.complete
 	$(PY) -m dnn_param_encode.plot --input-dir $(PE_EVAL) --output $@
+
+param-encode-yolov5n: $(PE_YOLO_RUN)/eval/bits_per_param.png ## YOLOv5n pairs (dero-yolov5n BASELINE=1 epochs): bits/param, mAP before/after decoding
+
+$(PE_YOLO_RUN)/checkpoints/.complete: $(PE_YOLO_SOURCE)/train.done
+	$(PY) -m dnn_param_encode.prepare_yolov5n --run-dir $(PE_YOLO_SOURCE) --output-dir $(@D) --learning-rate 0.01
+
+$(PE_YOLO_RUN)/eval/.complete: $(PE_YOLO_RUN)/checkpoints/.complete
+	PY=$(PY) PATH_PT=$(PE_YOLO_RUN)/checkpoints OUT_DIR=$(PE_YOLO_RUN)/eval PHASES="$(PE_YOLO_PHASES)" DNN=yolo \
+	DATA_DIR=$(DERO_COCO) IMAGE_SIZE=$(PE_YOLO_IMAGE_SIZE) DATASET_LABEL=$(PE_LABEL) LOSSLESS_ACCURACY=1 \
+	LOSSLESS_METHODS="$(PE_LOSSLESS_METHODS)" LOSSY_METHODS="$(PE_LOSSY_METHODS)" dnn-param-encode/scripts/eval_resnet18.sh
+	touch $@
+
+$(PE_YOLO_RUN)/eval/bits_per_param.png: $(PE_YOLO_RUN)/eval/.complete
+	$(PY) -m dnn_param_encode.plot --input-dir $(PE_YOLO_RUN)/eval --output $@
 
 bench-param-encode: ## Encode/decode MB/s and bits/param of every method vs zstd-3, lz4, byte grouping + zstd
 	$(PY) -m dnn_param_encode.bench --path-pt $(PE_CKPT) --output $(PE_RUN)/bench.csv

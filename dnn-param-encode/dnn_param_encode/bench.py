@@ -6,16 +6,14 @@ planes, each zstd-3). MB/s counts float32 input bytes (4 per parameter). The pap
 on a short slice with the pure-Python port (`codec.reference`) and extrapolated.
 """
 
-import argparse
-import csv
 import glob
-import json
 import os
 import re
 import time
 
 import lz4.frame
 import numpy as np
+import run_contract as rc
 import zstandard
 from dnn_param_encode.checkpoints import load_state_dict
 from dnn_param_encode.codec import arithmeticcoding, reference
@@ -74,20 +72,23 @@ def best_time(fn, repeats):
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description="Speed and size of every method on a ResNet-18 checkpoint pair",
+    p = rc.ArgumentParser(description="Speed and size of every method on a ResNet-18 checkpoint pair",
                                 add_help=add_help)
     p.add_argument("--path-pt", default=None, help="folder of {epoch}_{lr}.pt; the last consecutive pair is used")
     p.add_argument("--pre-epoch", default=None)
     p.add_argument("--cur-epoch", default=None)
     p.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(ALL_METHODS))
-    p.add_argument("--step-bits", type=int, default=17)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--max-params", type=int, default=0, help="benchmark only the first N parameters (0 = all)")
+    p.add_argument("--step-bits", type=rc.int_range(1, 30), default=17)
+    p.add_argument("--repeats", type=rc.positive_int, default=3)
+    p.add_argument("--max-params", type=rc.nonnegative_int, default=0,
+                   help="benchmark only the first N parameters (0 = all)")
     p.add_argument("--output", default=None, help="CSV of the table (a .json with the same stem is written too)")
     return p
 
 
+@rc.command
 def main(argv=None):
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns (rows, speed)."""
     args = get_args_parser().parse_args(argv)
     try:
         import torch
@@ -180,16 +181,12 @@ def main(argv=None):
           f"{speed['reference_dec_MBps']:.3f} MB/s: {speed['enc_speedup']:.0f}x / {speed['dec_speedup']:.0f}x faster, "
           "identical bytes")
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        with open(os.path.splitext(args.output)[0] + ".json", "w") as f:
-            json.dump({"source": source, "n_params": n, "rows": rows, "reference_coder": speed}, f, indent=2)
+        rc.write_csv(args.output, rows, fieldnames=list(rows[0]))
+        rc.write_json(os.path.splitext(args.output)[0] + ".json",
+                      {"source": source, "n_params": n, "rows": rows, "reference_coder": speed})
         print(f"wrote {args.output}")
     return rows, speed
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

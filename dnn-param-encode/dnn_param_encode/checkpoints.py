@@ -2,13 +2,20 @@
 
 A checkpoint may hold `state_dict` (pytorch/examples), `model` (torchvision references / dero: a state
 dict; YOLOv5: a pickled module) or be a bare state dict. `module.` prefixes (DataParallel) are stripped.
+Reading and writing go through dero's checked torch checkpoint I/O: an unusable file is one
+`run_contract.UsageError` line naming it, and every write is atomic (temporary file + rename).
 """
 
 import os
 from collections import OrderedDict
 
+import run_contract as rc
 import torch
-from dnn_param_encode.compression import CodecError
+from dero.checkpoint import load_checkpoint as load_checked
+from dero.checkpoint import save_checkpoint as save_atomic
+
+CHECKPOINT_HINT = ("expected files named {epoch}_{lr}.pt under --path-pt (written by `make param-encode-resnet18` "
+                   "or `make param-encode-yolov5n`)")
 
 
 def checkpoint_path(path_pt, epoch, lr):
@@ -20,20 +27,8 @@ def strip_module_prefix(state_dict):
 
 
 def load_checkpoint(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"checkpoint {path} not found; expected files named {{epoch}}_{{lr}}.pt under --path-pt "
-            "(e.g. written by `make param-encode-resnet18`)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        pass
-    # Checkpoints that pickle argparse Namespaces (dero, torchvision references) need the full unpickler:
-    # only load checkpoints you trust.
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CodecError(f"cannot read checkpoint {path}: {exc} (corrupt or not a torch checkpoint)") from exc
+    """The object in a checkpoint file (unpickles arbitrary objects: load only checkpoints you trust)."""
+    return load_checked(path, "checkpoint", hint=CHECKPOINT_HINT)
 
 
 def extract_state_dict(obj, path="checkpoint"):
@@ -43,8 +38,8 @@ def extract_state_dict(obj, path="checkpoint"):
         obj = obj["model"]
     if isinstance(obj, torch.nn.Module):
         obj = obj.state_dict()
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CodecError(f"{path} holds no state_dict (looked for keys 'state_dict' and 'model')")
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise rc.bad_file(path, "holds no state_dict (looked for keys 'state_dict' and 'model')", CHECKPOINT_HINT)
     return strip_module_prefix(obj)
 
 
@@ -53,8 +48,5 @@ def load_state_dict(path):
 
 
 def save_checkpoint(path, state_dict, epoch=None, lr=None, arch=None, **extra):
-    """pytorch/examples-style checkpoint: {'epoch', 'arch', 'state_dict', 'lr', ...}."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save({"epoch": epoch, "arch": arch, "lr": lr, "state_dict": state_dict, **extra}, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    """pytorch/examples-style checkpoint: {'epoch', 'arch', 'state_dict', 'lr', ...}, written atomically."""
+    save_atomic({"epoch": epoch, "arch": arch, "lr": lr, "state_dict": state_dict, **extra}, path)

@@ -4,16 +4,16 @@
         --method ResEntropy --output 21_0.01.dpe
 """
 
-import argparse
-import json
 import time
 
 import numpy as np
+import run_contract as rc
 from dnn_param_encode.checkpoints import load_state_dict
 from dnn_param_encode.compression import (
     ALL_METHODS,
     DEFAULT_STEP_BITS,
     REFERENCE_FREE_METHODS,
+    CodecError,
     MethodConfig,
     rmse_and_max,
 )
@@ -21,28 +21,32 @@ from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, fl
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description="Residual-encode one checkpoint against the previous epoch",
+    p = rc.ArgumentParser(description="Residual-encode one checkpoint against the previous epoch",
                                 add_help=add_help)
     p.add_argument("--pre-epoch", default=None, help="reference (previous epoch) checkpoint; not needed by Float16")
     p.add_argument("--cur-epoch", required=True, help="checkpoint to encode")
     p.add_argument("--dnn", choices=sorted(DEFAULT_STEP_BITS), default="resnet")
     p.add_argument("--method", choices=ALL_METHODS, default="ResEntropy")
-    p.add_argument("--step-bits", type=int, default=None, help="16-bit code step 2^-STEP_BITS (default by --dnn)")
+    p.add_argument("--step-bits", type=rc.int_range(1, 30), default=None, help="16-bit code step 2^-STEP_BITS (default by --dnn)")
     p.add_argument("--overflow", choices=["escape", "error"], default="escape")
     p.add_argument("--output", default=None, help="write the encoded file here (.dpe)")
     p.add_argument("--stats-json", default=None, help="write the statistics as JSON here")
     return p
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    if args.pre_epoch is None and args.method not in REFERENCE_FREE_METHODS:
-        raise SystemExit(f"--pre-epoch is required for {args.method}")
+    rc.check(args.pre_epoch is not None or args.method in REFERENCE_FREE_METHODS,
+             f"--pre-epoch (the reference checkpoint) is required for {args.method}")
     step_bits = args.step_bits if args.step_bits is not None else DEFAULT_STEP_BITS[args.dnn]
     cur = load_state_dict(args.cur_epoch)
     ref = load_state_dict(args.pre_epoch) if args.pre_epoch else None
     t0 = time.perf_counter()
-    blob, _, stats = encode_checkpoint(cur, ref, MethodConfig(args.method, step_bits, args.overflow))
+    try:
+        blob, _, stats = encode_checkpoint(cur, ref, MethodConfig(args.method, step_bits, args.overflow))
+    except CodecError as e:
+        raise rc.bad_file(args.cur_epoch, str(e)) from None
     enc_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     decoded = decode_checkpoint(blob, ref)
@@ -62,14 +66,12 @@ def main(argv=None):
           f"bits/param: {out['bits_per_param']:.3f} (bound {out['entropy_bound']:.3f})\tRMSE: {rmse:.3g}\t"
           f"Max of Diff: {max_err:.3g}")
     if args.output:
-        with open(args.output, "wb") as f:
-            f.write(blob)
+        rc.write_bytes(args.output, blob)
         print(f"wrote {args.output} ({len(blob)} bytes)")
     if args.stats_json:
-        with open(args.stats_json, "w") as f:
-            json.dump(out, f, indent=2)
+        rc.write_json(args.stats_json, out)
     return out
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -5,15 +5,13 @@ original this skips the last pair when (last - first) is a multiple of n (`--inc
 Lossy methods run closed loop: the reconstruction of epoch i + n is the reference of the next pair.
 """
 
-import argparse
-import csv
-import json
 import os
 import time
 
 import numpy as np
-from dnn_param_encode.checkpoints import checkpoint_path, load_state_dict
-from dnn_param_encode.compression import ALL_METHODS, DEFAULT_STEP_BITS, MethodConfig, rmse_and_max
+import run_contract as rc
+from dnn_param_encode.checkpoints import CHECKPOINT_HINT, checkpoint_path, load_state_dict
+from dnn_param_encode.compression import ALL_METHODS, DEFAULT_STEP_BITS, CodecError, MethodConfig, rmse_and_max
 from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, flat_float32, tensor_role
 from tqdm import tqdm
 
@@ -26,14 +24,14 @@ CSV_FIELDS = ["epoch_prev", "epoch_cur", "n", "method", "orig_bytes", "comp_byte
 
 def add_pair_flags(parser, methods, default_method):
     parser.add_argument("--learning-rate", default="0.01", help="lr string in the checkpoint names {epoch}_{lr}.pt")
-    parser.add_argument("--epoch-interval", type=int, default=3, help="n: distance between the two epochs")
-    parser.add_argument("--epoch-first", type=int, default=21)
-    parser.add_argument("--epoch-last", type=int, default=100)
+    parser.add_argument("--epoch-interval", type=rc.positive_int, default=3, help="n: distance between the two epochs")
+    parser.add_argument("--epoch-first", type=rc.nonnegative_int, default=21, help="first epoch of the pair loop")
+    parser.add_argument("--epoch-last", type=rc.nonnegative_int, default=100, help="last epoch of the pair loop")
     parser.add_argument("--dnn", choices=sorted(DEFAULT_STEP_BITS), default="resnet")
     parser.add_argument("--path-pt", default="weights/resnet18", help="folder of {epoch}_{lr}.pt checkpoints")
     parser.add_argument("--method", nargs="+", choices=methods, default=[default_method], metavar="METHOD",
                         help=f"one or more of {', '.join(methods)} (default {default_method})")
-    parser.add_argument("--step-bits", type=int, default=None,
+    parser.add_argument("--step-bits", type=rc.int_range(1, 30), default=None,
                         help="16-bit code step 2^-STEP_BITS (default: 17 for resnet, 15 for yolo, as the paper)")
     parser.add_argument("--overflow", choices=["escape", "error"], default="escape",
                         help="residuals beyond the 16-bit range: send exactly (fix, default) or fail (original)")
@@ -41,33 +39,54 @@ def add_pair_flags(parser, methods, default_method):
                         help="fix: also code the last pair that the original range(first, last - n, n) skips")
     parser.add_argument("--output-dir", default=None, help="where the CSV, args.json and plots go (default: --path-pt)")
     parser.add_argument("--dataset-label", default="imagenet", help="written to the CSV/metrics ('mini' for mini data)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier evaluation with other settings for the same lr and n in --output-dir")
     return parser
 
 
 def pair_list(first, last, n, include_last):
-    if n < 1:
-        raise ValueError(f"--epoch-interval must be >= 1, got {n}")
+    rc.check(n >= 1, f"argument --epoch-interval: {n} is not an integer >= 1")
     stop = last - n + 1 if include_last else last - n
     return [(i, i + n) for i in range(first, stop, n)]
+
+
+def result_files(out_dir, kind, lr, n):
+    """The files one evaluation (kind, lr, n) owns in the output directory; the first is its args record."""
+    stem = f"{kind}_lr{lr}_n{n}"
+    return [os.path.join(out_dir, name) for name in (f"args_{stem}.json", f"{stem}.csv", f"{stem}_summary.json",
+                                                     f"{stem}_metrics.json")]
+
+
+def claim_evaluation(args, kind):
+    """Resume-or-refuse for one (kind, lr, n) evaluation: several share an output directory, so only this
+    evaluation's own files are replaced on --overwrite, never the directory."""
+    out_dir = args.output_dir or args.path_pt
+    files = result_files(out_dir, kind, args.learning_rate, args.epoch_interval)
+    ignore = ("output_dir", "workers", "batch_size")
+    try:
+        return rc.claim_run_dir(out_dir, args, ignore=ignore, args_file=os.path.basename(files[0]))
+    except rc.UsageError:
+        if not args.overwrite:
+            raise
+    for path in files:
+        if os.path.exists(path):
+            os.remove(path)
+    return rc.claim_run_dir(out_dir, args, ignore=ignore, args_file=os.path.basename(files[0]))
 
 
 def run_pairs(args, kind):
     """Encode + decode every pair for every method; write `{kind}_lr{lr}_n{n}.csv`; return the rows."""
     out_dir = args.output_dir or args.path_pt
-    os.makedirs(out_dir, exist_ok=True)
     step_bits = args.step_bits if args.step_bits is not None else DEFAULT_STEP_BITS[args.dnn]
     n = args.epoch_interval
     pairs = pair_list(args.epoch_first, args.epoch_last, n, args.include_last_pair)
     if not pairs:
-        raise SystemExit(f"no pairs: range({args.epoch_first}, {args.epoch_last} - {n}, {n}) is empty; "
-                         "widen --epoch-first/--epoch-last or pass --include-last-pair")
+        raise rc.UsageError(f"no pairs: range({args.epoch_first}, {args.epoch_last} - {n}, {n}) is empty; "
+                            "widen --epoch-first/--epoch-last or pass --include-last-pair")
     for e in sorted({e for p in pairs for e in p}):
-        path = checkpoint_path(args.path_pt, e, args.learning_rate)
-        if not os.path.isfile(path):
-            raise SystemExit(f"missing checkpoint {path} (needed by the pairs {pairs[0]}..{pairs[-1]}); "
-                             "train first, e.g. `make param-encode-resnet18`")
-    with open(os.path.join(out_dir, f"args_{kind}_n{n}.json"), "w") as f:
-        json.dump(vars(args), f, indent=2)
+        rc.require_file(checkpoint_path(args.path_pt, e, args.learning_rate), "checkpoint",
+                        f"needed by the pairs {pairs[0]}..{pairs[-1]}; {CHECKPOINT_HINT}")
+    claim_evaluation(args, kind)
     csv_path = os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}.csv")
     rows = []
     cache = {}
@@ -79,58 +98,96 @@ def run_pairs(args, kind):
             cache[epoch] = load_state_dict(checkpoint_path(args.path_pt, epoch, args.learning_rate))
         return cache[epoch]
 
-    with open(csv_path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for method in args.method:
-            cfg = MethodConfig(method, step_bits, args.overflow)
-            reference = None  # closed loop: the previous reconstruction
-            for prev_epoch, cur_epoch in tqdm(pairs, desc=f"{kind} {method} n={n}", leave=False):
-                true_prev = load(prev_epoch)
-                cur = load(cur_epoch)
-                ref = reference if (reference is not None and kind == "lossy") else true_prev
-                t0 = time.perf_counter()
+    for method in args.method:
+        cfg = MethodConfig(method, step_bits, args.overflow)
+        reference = None  # closed loop: the previous reconstruction
+        for prev_epoch, cur_epoch in tqdm(pairs, desc=f"{kind} {method} n={n}", leave=False):
+            true_prev = load(prev_epoch)
+            cur = load(cur_epoch)
+            ref = reference if (reference is not None and kind == "lossy") else true_prev
+            t0 = time.perf_counter()
+            try:
                 blob, recon, stats = encode_checkpoint(cur, ref, cfg)
-                enc_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                decoded = decode_checkpoint(blob, ref)
-                dec_s = time.perf_counter() - t0
-                params = [k for k in cur if tensor_role(k, cur[k]) == "param"]
-                true_p, dec_p = flat_float32(cur, params), flat_float32(decoded, params)
-                if not np.array_equal(flat_float32(recon, params).view(np.uint32), dec_p.view(np.uint32)):
-                    raise RuntimeError(f"{method}: decoder output differs from the encoder's reconstruction")
-                if kind == "lossless" and not np.array_equal(true_p.view(np.uint32), dec_p.view(np.uint32)):
-                    raise RuntimeError(f"{method}: lossless round trip is not bit-exact at epoch {cur_epoch}")
-                rmse, max_err = rmse_and_max(true_p, dec_p)
-                reference = decoded
-                last_decoded[method] = decoded
-                n_params = stats["n"]
-                row = {
-                    "epoch_prev": prev_epoch, "epoch_cur": cur_epoch, "n": n, "method": method,
-                    "orig_bytes": stats["orig_bytes"], "comp_bytes": stats["param_bytes"],
-                    "bits_per_param": 8 * stats["param_bytes"] / max(n_params, 1),
-                    "entropy_bound": 8 * stats["entropy_bound_bytes"] / max(n_params, 1),
-                    "enc_s": enc_s, "dec_s": dec_s, "max_err": max_err, "rmse": rmse,
-                    "entropy_bound_bytes": stats["entropy_bound_bytes"], "file_bytes": stats["file_bytes"],
-                    "buffer_bytes": stats["buffer_bytes"], "header_bytes": stats["header_bytes"],
-                    "n_params": n_params, "n_escapes": stats.get("n_escapes", 0),
-                    "bit_saving_pct": 100 - 100 * stats["param_bytes"] / stats["orig_bytes"],
-                    "lr": args.learning_rate, "dataset": args.dataset_label,
-                }
-                writer.writerow(row)
-                f.flush()
-                rows.append(row)
-                # the paper's printout, one line per pair
-                print(f"Epoch: {cur_epoch} - {prev_epoch}\t{method}\tCompression Time: {enc_s:.2f}s\t"
-                      f"Original Size: {stats['orig_bytes'] / 2**20:.2f}MB\t"
-                      f"Compressed Size: {stats['param_bytes'] / 2**20:.2f}MB\t"
-                      f"Bit Saving: {row['bit_saving_pct']:.2f}%\tbits/param: {row['bits_per_param']:.3f}\t"
-                      f"RMSE: {rmse:.3g}\tMax of Diff: {max_err:.3g}")
-    os.replace(csv_path + ".tmp", csv_path)
+            except CodecError as e:
+                raise rc.bad_file(checkpoint_path(args.path_pt, cur_epoch, args.learning_rate), str(e)) from None
+            enc_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            decoded = decode_checkpoint(blob, ref)
+            dec_s = time.perf_counter() - t0
+            params = [k for k in cur if tensor_role(k, cur[k]) == "param"]
+            true_p, dec_p = flat_float32(cur, params), flat_float32(decoded, params)
+            if not np.array_equal(flat_float32(recon, params).view(np.uint32), dec_p.view(np.uint32)):
+                raise rc.RunFailed(f"{method}: decoder output differs from the encoder's reconstruction")
+            if kind == "lossless" and not np.array_equal(true_p.view(np.uint32), dec_p.view(np.uint32)):
+                raise rc.RunFailed(f"{method}: lossless round trip is not bit-exact at epoch {cur_epoch}")
+            rmse, max_err = rmse_and_max(true_p, dec_p)
+            reference = decoded
+            last_decoded[method] = decoded
+            n_params = stats["n"]
+            row = {
+                "epoch_prev": prev_epoch, "epoch_cur": cur_epoch, "n": n, "method": method,
+                "orig_bytes": stats["orig_bytes"], "comp_bytes": stats["param_bytes"],
+                "bits_per_param": 8 * stats["param_bytes"] / max(n_params, 1),
+                "entropy_bound": 8 * stats["entropy_bound_bytes"] / max(n_params, 1),
+                "enc_s": enc_s, "dec_s": dec_s, "max_err": max_err, "rmse": rmse,
+                "entropy_bound_bytes": stats["entropy_bound_bytes"], "file_bytes": stats["file_bytes"],
+                "buffer_bytes": stats["buffer_bytes"], "header_bytes": stats["header_bytes"],
+                "n_params": n_params, "n_escapes": stats.get("n_escapes", 0),
+                "bit_saving_pct": 100 - 100 * stats["param_bytes"] / stats["orig_bytes"],
+                "lr": args.learning_rate, "dataset": args.dataset_label,
+            }
+            rows.append(row)
+            # the paper's printout, one line per pair
+            print(f"Epoch: {cur_epoch} - {prev_epoch}\t{method}\tCompression Time: {enc_s:.2f}s\t"
+                  f"Original Size: {stats['orig_bytes'] / 2**20:.2f}MB\t"
+                  f"Compressed Size: {stats['param_bytes'] / 2**20:.2f}MB\t"
+                  f"Bit Saving: {row['bit_saving_pct']:.2f}%\tbits/param: {row['bits_per_param']:.3f}\t"
+                  f"RMSE: {rmse:.3g}\tMax of Diff: {max_err:.3g}")
+    rc.write_csv(csv_path, rows, fieldnames=CSV_FIELDS)
     summary = summarize(rows)
-    with open(os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}_summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    rc.write_json(os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}_summary.json"), summary)
     return rows, summary, last_decoded
+
+
+def add_accuracy_flags(parser):
+    parser.add_argument("--data-path", default=None,
+                        help="ImageFolder root (resnet) or COCO root (yolo): score the last decoded model against "
+                             "the original (top-1, or COCO mAP@0.5:0.95)")
+    parser.add_argument("--arch", default="resnet18", help="resnet: torchvision architecture")
+    parser.add_argument("--image-size", type=rc.positive_int, default=224, help="evaluation size (px)")
+    parser.add_argument("--batch-size", type=rc.positive_int, default=64, help="evaluation batch size")
+    parser.add_argument("--workers", type=rc.nonnegative_int, default=0, help="evaluation data loader workers")
+    return parser
+
+
+def score_last_decoded(args, kind, summary, last_decoded):
+    """Accuracy of the original last epoch and of every method's decoded one; writes `{kind}_..._metrics.json`
+    and the decoded checkpoints. Returns the metrics dict."""
+    from dnn_param_encode.checkpoints import save_checkpoint
+    from dnn_param_encode.evaluate import METRIC, Scorer, yolo_template
+
+    out_dir = args.output_dir or args.path_pt
+    n = args.epoch_interval
+    last_epoch = pair_list(args.epoch_first, args.epoch_last, n, args.include_last_pair)[-1][1]
+    original_path = checkpoint_path(args.path_pt, last_epoch, args.learning_rate)
+    results = {}
+    if args.data_path:
+        template = yolo_template(original_path) if args.dnn == "yolo" else None
+        scorer = Scorer(args.dnn, args.data_path, args.image_size, args.batch_size, args.workers, template, args.arch)
+        results["original"] = scorer(load_state_dict(original_path), "original")
+    for method, decoded in last_decoded.items():
+        if kind == "lossy":
+            save_checkpoint(os.path.join(out_dir, f"decoded_{method}_n{n}_{last_epoch}_{args.learning_rate}.pt"),
+                            decoded, epoch=last_epoch, lr=args.learning_rate, arch=args.arch, decoded_with=method)
+        if args.data_path:
+            results[method] = scorer(decoded, method)
+            print(f"{METRIC[args.dnn]} at epoch {last_epoch} ({args.dataset_label}): original "
+                  f"{results['original']:.3f}, {method} {results[method]:.3f}")
+    metrics = {"dataset": args.dataset_label, "epoch_interval": n, "learning_rate": args.learning_rate,
+               "dnn": args.dnn, "metric": METRIC[args.dnn], "epoch": last_epoch, "summary": summary,
+               METRIC[args.dnn]: results}
+    rc.write_json(result_files(out_dir, kind, args.learning_rate, n)[3], metrics)
+    return metrics
 
 
 def summarize(rows):
@@ -150,7 +207,7 @@ def summarize(rows):
 
 
 def make_parser(description, methods, default_method, add_help=True):
-    parser = argparse.ArgumentParser(description=description, add_help=add_help)
+    parser = rc.ArgumentParser(description=description, add_help=add_help)
     return add_pair_flags(parser, methods, default_method)
 
 

@@ -1,12 +1,12 @@
 """Plots bits/param vs epoch per method and n from the eval CSVs, plus a summary CSV of the means."""
 
-import argparse
 import csv
 import glob
 import os
 from collections import defaultdict
 
 import matplotlib
+import run_contract as rc
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,18 +24,21 @@ def read_rows(folder):
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description="bits/param vs epoch plots from eval_lossless/eval_lossy CSVs",
+    p = rc.ArgumentParser(description="bits/param vs epoch plots from eval_lossless/eval_lossy CSVs",
                                 add_help=add_help)
     p.add_argument("--input-dir", required=True, help="folder with lossless_*.csv / lossy_*.csv")
     p.add_argument("--output", default=None, help="PNG path (default INPUT_DIR/bits_per_param.png)")
     return p
 
 
+@rc.command
 def main(argv=None):
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the PNG path."""
     args = get_args_parser().parse_args(argv)
+    rc.require_dir(args.input_dir, "evaluation folder", "run eval_lossless/eval_lossy with --output-dir first")
     rows = read_rows(args.input_dir)
     if not rows:
-        raise SystemExit(f"no lossless_*/lossy_* CSVs under {args.input_dir}: run eval_lossless/eval_lossy first")
+        raise rc.UsageError(f"no lossless_*/lossy_* CSVs under {args.input_dir}: run eval_lossless/eval_lossy first")
     out = args.output or os.path.join(args.input_dir, "bits_per_param.png")
     dataset = rows[0].get("dataset", "")
     label = " (mini data)" if dataset == "mini" else ""
@@ -62,17 +65,16 @@ def main(argv=None):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    with rc.atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     summary_path = os.path.join(args.input_dir, "summary.csv")
-    with open(summary_path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["kind", "method", "n", "lr", "pairs", "mean_bits_per_param", "dataset"])
-        for (kind, method, n, lr), ys in sorted(means.items()):
-            w.writerow([kind, method, n, lr, len(ys), f"{sum(ys) / len(ys):.4f}", dataset])
+    rc.write_csv(summary_path, [{"kind": kind, "method": method, "n": n, "lr": lr, "pairs": len(ys),
+                                 "mean_bits_per_param": f"{sum(ys) / len(ys):.4f}", "dataset": dataset}
+                                for (kind, method, n, lr), ys in sorted(means.items())])
     print(f"wrote {out} and {summary_path}")
     return out
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

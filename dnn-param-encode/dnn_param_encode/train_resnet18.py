@@ -7,13 +7,13 @@ StepLR loop (no second full trainer). Re-running resumes: converted epochs are k
 `checkpoint.pth`, the minimal loop from its last `{epoch}_{lr}.pt`.
 """
 
-import argparse
 import csv
 import importlib.util
 import json
 import os
 import re
 
+import run_contract as rc
 import torch
 from dnn_param_encode.checkpoints import load_checkpoint, save_checkpoint
 
@@ -23,25 +23,26 @@ def lr_name(lr):
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description="ResNet-18 training that saves every epoch as {epoch}_{lr}.pt",
+    p = rc.ArgumentParser(description="ResNet-18 training that saves every epoch as {epoch}_{lr}.pt",
                                 add_help=add_help)
     p.add_argument("--data-path", required=True, help="ImageFolder root with train/ and val/")
     p.add_argument("--output-dir", required=True, help="folder for the {epoch}_{lr}.pt checkpoints")
     p.add_argument("--trainer", choices=["auto", "dero", "minimal"], default="auto",
                    help="auto: dero.train when installed, else the minimal loop")
-    p.add_argument("--epochs", type=int, default=90)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--lr-step-size", type=int, default=30, help="StepLR period (pytorch/examples: 30)")
-    p.add_argument("--lr-gamma", type=float, default=0.1)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--image-size", type=int, default=224, help="train crop / val crop size")
-    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--epochs", type=rc.positive_int, default=90)
+    p.add_argument("--lr", type=rc.positive_float, default=0.1)
+    p.add_argument("--lr-step-size", type=rc.positive_int, default=30, help="StepLR period (pytorch/examples: 30)")
+    p.add_argument("--lr-gamma", type=rc.float_range(0, 1, lo_open=True), default=0.1)
+    p.add_argument("--momentum", type=rc.float_range(0, 1, hi_open=True), default=0.9)
+    p.add_argument("--weight-decay", type=rc.nonnegative_float, default=1e-4)
+    p.add_argument("--batch-size", type=rc.positive_int, default=256)
+    p.add_argument("--image-size", type=rc.positive_int, default=224, help="train crop / val crop size")
+    p.add_argument("--workers", type=rc.nonnegative_int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=rc.nonnegative_int, default=0,
                    help="torch CPU threads (0 = torch's default); 1 is much faster on an oversubscribed machine")
     p.add_argument("--dataset-label", default="imagenet", help="dataset name recorded by the trainer ('mini')")
+    p.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return p
 
 
@@ -82,7 +83,7 @@ def run_dero(args, lr_of_epoch):
         else:
             argv += ["--resume", last]
     if argv is not None:
-        dero_train.main(argv)
+        dero_train.main.__wrapped__(argv)
     return convert_dero_checkpoints(dero_dir, args.output_dir, lr_of_epoch)
 
 
@@ -130,24 +131,27 @@ def run_minimal(args, lr_of_epoch):
         acc = top1_accuracy(model.state_dict(), val)
         row = {"epoch": epoch + 1, "dataset": args.dataset_label, "lr": lr, "train_loss": total_loss / max(count, 1), "val_top1": acc}
         print(json.dumps(row))
-        new = not os.path.exists(log_path)
-        with open(log_path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        log_rows = []
+        if os.path.exists(log_path):
+            with open(log_path, newline="") as f:
+                log_rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch]
+        rc.write_csv(log_path, log_rows + [row], fieldnames=list(row))
         save_checkpoint(os.path.join(args.output_dir, f"{epoch + 1}_{lr_name(lr)}.pt"), model.state_dict(),
                         epoch=epoch + 1, lr=lr, arch="resnet18", optimizer=opt.state_dict(), metrics=row)
     return list(range(1, args.epochs + 1))
 
 
+@rc.command
 def main(argv=None):
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the converted epoch numbers."""
     args = get_args_parser().parse_args(argv)
-    os.makedirs(args.output_dir, exist_ok=True)
+    rc.require_dir(os.path.join(args.data_path, "train"), "ImageFolder train split",
+                   f"expected {args.data_path}/{{train,val}}/<wnid>/*.JPEG (`make mini-data` writes data/mini/imagenet)")
+    # rerunning the same command resumes; a different run in --output-dir is refused unless --overwrite
+    rc.claim_run_dir(args.output_dir, args, ignore=("workers", "threads"), overwrite=args.overwrite,
+                     args_file="train_args.json")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    with open(os.path.join(args.output_dir, "train_args.json"), "w") as f:
-        json.dump(vars(args), f, indent=2)
 
     def lr_of_epoch(e):  # 0-based epoch -> StepLR lr
         return args.lr * args.lr_gamma ** (e // args.lr_step_size)
@@ -158,11 +162,10 @@ def main(argv=None):
     print(f"training ResNet-18 with the {trainer} trainer -> {args.output_dir}")
     epochs = run_dero(args, lr_of_epoch) if trainer == "dero" else run_minimal(args, lr_of_epoch)
     if len(epochs) < args.epochs:
-        raise SystemExit(f"only {len(epochs)} of {args.epochs} epoch checkpoints exist under {args.output_dir}")
-    with open(os.path.join(args.output_dir, ".complete"), "w") as f:
-        f.write(f"{args.epochs}\n")
+        raise rc.RunFailed(f"only {len(epochs)} of {args.epochs} epoch checkpoints exist under {args.output_dir}")
+    rc.write_text(os.path.join(args.output_dir, ".complete"), f"{args.epochs}\n")
     return epochs
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

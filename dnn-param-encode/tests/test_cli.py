@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import run_contract as rc
 import torch
 from dnn_param_encode import bench, decompression, demo, eval_lossless, eval_lossy, plot, train_resnet18
 from dnn_param_encode.checkpoints import load_state_dict, save_checkpoint
@@ -32,7 +33,7 @@ def read_csv(path):
 def test_eval_lossless_ten_pairs_and_plot(tmp_path):
     ckpt = write_chain(str(tmp_path / "ckpt"), 12, prefix_module=True)
     out = str(tmp_path / "eval")
-    summary = eval_lossless.main(["--path-pt", ckpt, "--learning-rate", LR, "--epoch-interval", "1",
+    summary = eval_lossless.main.__wrapped__(["--path-pt", ckpt, "--learning-rate", LR, "--epoch-interval", "1",
                                   "--epoch-first", "1", "--epoch-last", "12", "--output-dir", out,
                                   "--method", "ResEntropy", "ResPlaneANS", "ResIntDiffANS", "--dataset-label", "mini"])
     rows = read_csv(os.path.join(out, f"lossless_lr{LR}_n1.csv"))
@@ -43,15 +44,15 @@ def test_eval_lossless_ten_pairs_and_plot(tmp_path):
         assert float(r["max_err"]) == 0.0 and float(r["rmse"]) == 0.0
         assert 0 < float(r["bits_per_param"]) < 40 and r["dataset"] == "mini"
     assert summary["ResIntDiffANS"]["mean_bits_per_param"] < summary["ResEntropy"]["mean_bits_per_param"]
-    assert json.load(open(os.path.join(out, "args_lossless_n1.json")))["epoch_interval"] == 1
-    png = plot.main(["--input-dir", out])
+    assert json.load(open(os.path.join(out, "args_lossless_lr0.01_n1.json")))["epoch_interval"] == 1
+    png = plot.main.__wrapped__(["--input-dir", out])
     assert os.path.getsize(png) > 10_000
 
 
 def test_eval_lossy_closed_loop_error_does_not_grow(tmp_path):
     ckpt = write_chain(str(tmp_path / "ckpt"), 12)
     out = str(tmp_path / "eval")
-    metrics = eval_lossy.main(["--path-pt", ckpt, "--learning-rate", LR, "--epoch-interval", "1",
+    metrics = eval_lossy.main.__wrapped__(["--path-pt", ckpt, "--learning-rate", LR, "--epoch-interval", "1",
                                "--epoch-first", "1", "--epoch-last", "12", "--output-dir", out,
                                "--method", "ResEntropy16bits", "ResRoundANS", "--include-last-pair"])
     rows = read_csv(os.path.join(out, f"lossy_lr{LR}_n1.csv"))
@@ -75,33 +76,36 @@ def test_demo_and_decompression_round_trip(tmp_path):
     save_checkpoint(str(tmp_path / "1_0.01.pt"), ref)
     save_checkpoint(str(tmp_path / "2_0.01.pt"), cur)
     enc = str(tmp_path / "2.dpe")
-    stats = demo.main(["--pre-epoch", str(tmp_path / "1_0.01.pt"), "--cur-epoch", str(tmp_path / "2_0.01.pt"),
+    stats = demo.main.__wrapped__(["--pre-epoch", str(tmp_path / "1_0.01.pt"), "--cur-epoch", str(tmp_path / "2_0.01.pt"),
                        "--method", "ResIntDiffANS", "--output", enc, "--stats-json", str(tmp_path / "s.json")])
     assert stats["bit_exact"] and stats["file_bytes"] == os.path.getsize(enc)
-    decompression.main(["--input", enc, "--reference", str(tmp_path / "1_0.01.pt"), "--output", str(tmp_path / "d.pt")])
+    decompression.main.__wrapped__(["--input", enc, "--reference", str(tmp_path / "1_0.01.pt"), "--output",
+                                    str(tmp_path / "d.pt")])
     assert_bit_exact(load_state_dict(str(tmp_path / "d.pt")), cur)
     # wrong reference and a corrupt file: clear errors, no output
-    with pytest.raises(SystemExit, match="wrong reference"):
-        decompression.main(["--input", enc, "--reference", str(tmp_path / "2_0.01.pt"), "--output", str(tmp_path / "x.pt")])
+    with pytest.raises(rc.UsageError, match="wrong reference"):
+        decompression.main.__wrapped__(["--input", enc, "--reference", str(tmp_path / "2_0.01.pt"), "--output", str(tmp_path / "x.pt")])
     blob = bytearray(open(enc, "rb").read())
     blob[-3] ^= 0x10
     open(enc, "wb").write(bytes(blob))
-    with pytest.raises(SystemExit, match="CRC32"):
-        decompression.main(["--input", enc, "--reference", str(tmp_path / "1_0.01.pt"), "--output", str(tmp_path / "x.pt")])
+    with pytest.raises(rc.UsageError, match="CRC32"):
+        decompression.main.__wrapped__(["--input", enc, "--reference", str(tmp_path / "1_0.01.pt"), "--output", str(tmp_path / "x.pt")])
     assert not os.path.exists(tmp_path / "x.pt")
 
 
 def test_bad_flags_and_missing_files(tmp_path):
     with pytest.raises(SystemExit):
-        demo.main(["--cur-epoch", "x.pt", "--method", "NoSuchMethod"])
+        demo.get_args_parser().parse_args(["--cur-epoch", "x.pt", "--method", "NoSuchMethod"])
     with pytest.raises(SystemExit):
-        eval_lossless.main(["--path-pt", str(tmp_path), "--bogus-flag"])
-    with pytest.raises(FileNotFoundError, match=r"\{epoch\}_\{lr\}.pt"):
-        demo.main(["--pre-epoch", str(tmp_path / "nope.pt"), "--cur-epoch", str(tmp_path / "nope.pt")])
-    with pytest.raises(SystemExit, match="missing checkpoint"):
-        eval_lossless.main(["--path-pt", str(tmp_path), "--epoch-first", "1", "--epoch-last", "5", "--epoch-interval", "1"])
-    with pytest.raises(SystemExit, match="no pairs"):
-        eval_lossless.main(["--path-pt", str(tmp_path), "--epoch-first", "1", "--epoch-last", "5", "--epoch-interval", "4"])
+        eval_lossless.get_args_parser().parse_args(["--path-pt", str(tmp_path), "--bogus-flag"])
+    with pytest.raises(rc.UsageError, match=r"\{epoch\}_\{lr\}.pt"):
+        demo.main.__wrapped__(["--pre-epoch", str(tmp_path / "nope.pt"), "--cur-epoch", str(tmp_path / "nope.pt")])
+    with pytest.raises(rc.UsageError, match="checkpoint not found"):
+        eval_lossless.main.__wrapped__(["--path-pt", str(tmp_path), "--epoch-first", "1", "--epoch-last", "5",
+                                        "--epoch-interval", "1"])
+    with pytest.raises(rc.UsageError, match="no pairs"):
+        eval_lossless.main.__wrapped__(["--path-pt", str(tmp_path), "--epoch-first", "1", "--epoch-last", "5",
+                                        "--epoch-interval", "4"])
 
 
 def write_image_folder(root, classes=2, per_class=6, size=16, seed=0):
@@ -124,13 +128,13 @@ def test_train_then_lossy_accuracy(tmp_path, trainer):
         pytest.skip("dero is not installed")
     data = write_image_folder(str(tmp_path / "data"))
     ckpt = str(tmp_path / "ckpt")
-    train_resnet18.main(["--data-path", data, "--output-dir", ckpt, "--trainer", trainer, "--epochs", "3",
+    train_resnet18.main.__wrapped__(["--data-path", data, "--output-dir", ckpt, "--trainer", trainer, "--epochs", "3",
                          "--lr", "0.01", "--lr-step-size", "2", "--batch-size", "4", "--image-size", "16",
                          "--workers", "0", "--dataset-label", "mini"])
     # StepLR: epochs 1-2 at 0.01, epoch 3 at 0.001, each named {epoch}_{lr}.pt with a state_dict
     assert sorted(f for f in os.listdir(ckpt) if f.endswith(".pt")) == ["1_0.01.pt", "2_0.01.pt", "3_0.001.pt"]
     assert "fc.weight" in torch.load(os.path.join(ckpt, "1_0.01.pt"), weights_only=False)["state_dict"]
-    metrics = eval_lossy.main(["--path-pt", ckpt, "--learning-rate", "0.01", "--epoch-interval", "1",
+    metrics = eval_lossy.main.__wrapped__(["--path-pt", ckpt, "--learning-rate", "0.01", "--epoch-interval", "1",
                                "--epoch-first", "1", "--epoch-last", "2", "--include-last-pair",
                                "--method", "ResEntropy16bits", "ResRoundANS", "--data-path", data,
                                "--image-size", "16", "--output-dir", str(tmp_path / "eval")])
@@ -154,7 +158,7 @@ def test_train_then_lossy_accuracy(tmp_path, trainer):
 
 
 def test_bench_smoke(tmp_path):
-    rows, speed = bench.main(["--max-params", "30000", "--repeats", "1", "--output", str(tmp_path / "b.csv")])
+    rows, speed = bench.main.__wrapped__(["--max-params", "30000", "--repeats", "1", "--output", str(tmp_path / "b.csv")])
     by = {r["method"]: r for r in rows}
     assert by["ResEntropy"]["bits_per_param"] > by["ResIntDiffANS"]["bits_per_param"]
     assert by["ResEntropy16bits"]["max_err"] <= 2.0**-17
