@@ -16,17 +16,17 @@ params and peak memory. Works on torch.fx-traceable models (torchvision ResNet, 
 """
 
 import argparse
-import json
 import os
-import sys
 import warnings
 from dataclasses import asdict, dataclass
 
+import run_contract as rc
 import torch
 import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dero.checkpoint import save_checkpoint
 from dero.models.srconv import PlainConv, SRConv, merge
 from dero.peak_memory import count_params, peak_memory
 
@@ -200,24 +200,35 @@ def load_converted(path: str, variant: str | None = None) -> nn.Module:
     return model
 
 
+def _classification_model(text: str) -> str:
+    from dero.models import DETECTION_MODELS, list_models
+
+    return rc.name_in([m for m in list_models() if m not in DETECTION_MODELS])(text)
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="DERO tool: convert a model into its DERO form", add_help=add_help)
-    parser.add_argument("--model", required=True, help="registry name of the original model, e.g. resnet34")
+    parser = rc.ArgumentParser(description="DERO tool: convert a model into its DERO form", add_help=add_help)
+    parser.add_argument("--model", required=True, type=_classification_model,
+                        help="registry name of the original model, e.g. resnet34")
     parser.add_argument("--output-dir", required=True, help="where to write dero_model.pth/.ts and summary.json")
-    parser.add_argument("--input-size", type=int, default=224, help="resolution for the peak-memory figures")
-    parser.add_argument("--num-classes", type=int, default=1000, help="classifier width")
+    parser.add_argument("--input-size", type=rc.positive_int, default=224, help="resolution for the peak-memory figures")
+    parser.add_argument("--num-classes", type=rc.positive_int, default=1000, help="classifier width")
     parser.add_argument("--no-torchscript", dest="torchscript", action="store_false",
                         help="skip the traced TorchScript export")
     return parser
 
 
+@rc.command
 def main(argv=None) -> dict:
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the summary."""
     args = get_args_parser().parse_args(argv)
     from dero.models import get_model
 
     original = get_model(args.model, num_classes=args.num_classes)
-    dero_model, plain_model, spec = convert(original)
-    os.makedirs(args.output_dir, exist_ok=True)
+    try:
+        dero_model, plain_model, spec = convert(original)
+    except (ValueError, NotImplementedError, torch.fx.proxy.TraceError) as e:
+        raise rc.UsageError(f"--model {args.model}: cannot convert ({e})") from None
     summary = {"model": args.model, "input_size": args.input_size, "num_convs": sum(d["kind"] == "conv" for d in spec)}
     for name, model in (("original", original), ("plain", plain_model), ("dero", dero_model)):
         report = peak_memory(model, args.input_size)
@@ -226,26 +237,23 @@ def main(argv=None) -> dict:
         print(f"{name:>8}: params {summary[name]['params']:>12,}  peak {report.peak_elements:>12,} elements "
               f"({report.peak_elements / 1024:.1f} KB int8) at {report.peak_op} step {report.peak_step}")
     for variant, model in (("dero", dero_model), ("plain", plain_model)):
-        torch.save({"spec": spec, "variant": variant, "state_dict": model.state_dict(), "source_model": args.model},
-                   os.path.join(args.output_dir, f"{variant}_model.pth"))
+        save_checkpoint({"spec": spec, "variant": variant, "state_dict": model.state_dict(),
+                         "source_model": args.model}, os.path.join(args.output_dir, f"{variant}_model.pth"))
     if args.torchscript:
         example = torch.randn(1, 3, args.input_size, args.input_size)
         with warnings.catch_warnings():  # deprecation + "shape treated as constant": intended for a fixed graph
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(dero_model.eval(), example)
-        traced.save(os.path.join(args.output_dir, "dero_model.ts"))
-    with open(os.path.join(args.output_dir, "summary.json"), "w") as f:
-        json.dump({**summary, "spec": spec}, f, indent=2)
+        with rc.atomic_path(os.path.join(args.output_dir, "dero_model.ts")) as tmp:
+            traced.save(str(tmp))
+    rc.write_json(os.path.join(args.output_dir, "summary.json"), {**summary, "spec": spec}, sort_keys=False)
     print(f"saved {args.output_dir}/dero_model.pth (rebuild with dero.dero.load_converted), plain_model.pth, "
           f"{'dero_model.ts, ' if args.torchscript else ''}summary.json")
     return summary
 
 
 def cli() -> None:
-    try:
-        main()
-    except (KeyError, ValueError, NotImplementedError, torch.fx.proxy.TraceError) as e:
-        sys.exit(f"error: {e}")
+    rc.entry(main)
 
 
 if __name__ == "__main__":

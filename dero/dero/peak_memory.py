@@ -19,9 +19,9 @@ From Python: ``peak_memory(model, input_size)`` works on any ``nn.Module`` takin
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 
+import run_contract as rc
 import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -206,12 +206,18 @@ def describe(name: str, model: nn.Module, input_size: int, schedule: str = "fait
     }
 
 
+def _model_name(text: str) -> str:
+    from dero.models import list_models
+
+    return rc.name_in(list_models())(text)
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="DERO peak inference memory (int8 elements = bytes)",
+    parser = rc.ArgumentParser(description="DERO peak inference memory (int8 elements = bytes)",
                                      add_help=add_help)
-    parser.add_argument("--model", required=True, nargs="+", help="registry name(s), e.g. mcunet_dero_v4")
-    parser.add_argument("--input-size", type=int, default=224, help="square input resolution")
-    parser.add_argument("--num-classes", type=int, default=None,
+    parser.add_argument("--model", required=True, nargs="+", type=_model_name, help="registry name(s), e.g. mcunet_dero_v4")
+    parser.add_argument("--input-size", type=rc.positive_int, default=224, help="square input resolution")
+    parser.add_argument("--num-classes", type=rc.positive_int, default=None,
                         help="classes (default: the builder's, 1000 for ImageNet models, 80 for yolov5n*)")
     parser.add_argument("--schedule", choices=("faithful", "memory-aware"), default="faithful",
                         help="execution order: as written (default), or dero.schedule's memory-aware order")
@@ -219,7 +225,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+@rc.command
 def main(argv=None) -> list[dict]:
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns one dict per model."""
     args = get_args_parser().parse_args(argv)
     from dero.models import get_model
 
@@ -240,10 +248,7 @@ def main(argv=None) -> list[dict]:
 
 
 def cli() -> None:
-    try:
-        main()
-    except KeyError as e:  # unknown model name: the message lists close matches
-        sys.exit(str(e))
+    rc.entry(main)
 
 
 if __name__ == "__main__":

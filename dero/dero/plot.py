@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 
+import run_contract as rc
+
 from dero.peak_memory import count_params, peak_memory
 
 # family -> (original, plain, DERO) registry names
@@ -123,7 +125,8 @@ def plot(rows: list[dict], path: str) -> None:
     axes[2].legend(fontsize=8)
     fig.suptitle(f"{rows[0]['family']}: original vs plain vs DERO")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with rc.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -134,18 +137,20 @@ def _yolo_available() -> bool:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="DERO comparison plots and tables", add_help=add_help)
+    parser = rc.ArgumentParser(description="DERO comparison plots and tables", add_help=add_help)
     parser.add_argument("--family", choices=sorted(FAMILIES), help="model family to compare")
     parser.add_argument("--runs-root", default=None, help="folder with one run directory per model name")
     parser.add_argument("--output-dir", required=True, help="where to write <family>.png/.md/.json")
-    parser.add_argument("--input-size", type=int, nargs="+", default=None,
+    parser.add_argument("--input-size", type=rc.positive_int, nargs="+", default=None,
                         help="peak-memory resolutions (default: 176 for MCUNet, 112 and 224 otherwise)")
     parser.add_argument("--peak-memory-table", action="store_true",
                         help="print params and peak memory of every family (no accuracy, no plot)")
     return parser
 
 
+@rc.command
 def main(argv=None) -> list[dict]:
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the table rows."""
     args = get_args_parser().parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
     if args.peak_memory_table:
@@ -159,26 +164,23 @@ def main(argv=None) -> list[dict]:
             all_rows += rows
             text += f"\n### {family}\n\n" + markdown_table(rows).replace(" not trained |", " - |")
         print(text)
-        with open(os.path.join(args.output_dir, "peak_memory.md"), "w") as f:
-            f.write(text)
+        rc.write_text(os.path.join(args.output_dir, "peak_memory.md"), text)
         return all_rows
     if not args.family:
-        raise SystemExit("error: pass --family (or --peak-memory-table)")
+        raise rc.UsageError("pass --family (or --peak-memory-table)")
     rows = summarise(args.family, args.runs_root, args.input_size)
     table = markdown_table(rows)
     print(table)
     base = os.path.join(args.output_dir, args.family)
-    with open(base + ".md", "w") as f:
-        f.write(table)
-    with open(base + ".json", "w") as f:
-        json.dump(rows, f, indent=2)
+    rc.write_text(base + ".md", table)
+    rc.write_json(base + ".json", rows, sort_keys=False)
     plot(rows, base + ".png")
     print(f"wrote {base}.png, {base}.md, {base}.json")
     return rows
 
 
 def cli() -> None:
-    main()
+    rc.entry(main)
 
 
 if __name__ == "__main__":

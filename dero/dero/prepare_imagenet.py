@@ -14,6 +14,8 @@ import argparse
 import os
 import sys
 
+import run_contract as rc
+
 # md5 sums published with torchvision.datasets.ImageNet
 ARCHIVE_MD5 = {
     "ILSVRC2012_img_train.tar": "1d675b47d978889d74fa0da5fadfb00e",
@@ -74,21 +76,26 @@ def extract(archives_dir: str, root: str) -> None:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], add_help=add_help,
+    parser = rc.ArgumentParser(description=__doc__.split("\n")[0], add_help=add_help,
                                      epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-path", required=True, help="ImageFolder root to check (or create)")
     parser.add_argument("--extract-from", default=None, help="folder with the ILSVRC2012 tar files to unpack")
-    parser.add_argument("--num-classes", type=int, default=IMAGENET_CLASSES,
+    parser.add_argument("--num-classes", type=rc.positive_int, default=IMAGENET_CLASSES,
                         help="expected class folders (10 for the mini set)")
     return parser
 
 
+@rc.command
 def main(argv=None) -> dict:
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the report (or raises FileNotFoundError/ValueError)."""
     args = get_args_parser().parse_args(argv)
-    if args.extract_from:
-        extract(args.extract_from, args.data_path)
-    full = args.num_classes == IMAGENET_CLASSES
-    report = check_layout(args.data_path, args.num_classes, IMAGENET_IMAGES if full else None)
+    try:
+        if args.extract_from:
+            extract(args.extract_from, args.data_path)
+        full = args.num_classes == IMAGENET_CLASSES
+        report = check_layout(args.data_path, args.num_classes, IMAGENET_IMAGES if full else None)
+    except (FileNotFoundError, ValueError) as e:
+        raise rc.UsageError(str(e).strip("'\"")) from e
     for split in ("train", "val"):
         print(f"{split}: {report[split]['classes']} classes, {report[split]['images']:,} images")
     print(f"ok: {args.data_path} is a valid ImageFolder for `python -m dero.train --data-path {args.data_path}`")
@@ -96,10 +103,7 @@ def main(argv=None) -> dict:
 
 
 def cli() -> None:
-    try:
-        main()
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"error: {e}")
+    rc.entry(main)
 
 
 if __name__ == "__main__":

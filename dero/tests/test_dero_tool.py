@@ -43,7 +43,7 @@ def test_densenet_op_refinement_finds_uniform_widths():
 
 
 def test_cli_saves_a_loadable_result(tmp_path, capsys):
-    summary = tool.main(["--model", "mcunet_v4", "--output-dir", str(tmp_path), "--input-size", "64"])
+    summary = tool.main.__wrapped__(["--model", "mcunet_v4", "--output-dir", str(tmp_path), "--input-size", "64"])
     out = capsys.readouterr().out
     assert "original" in out and "dero" in out and "peak" in out
     assert summary["dero"]["params"] == 760_158 and summary["original"]["params"] == 737_408

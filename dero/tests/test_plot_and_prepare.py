@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import run_contract as rc
 
 from dero import plot, prepare_imagenet
 
@@ -11,7 +12,7 @@ def test_family_plot_and_table(tmp_path):
     runs = tmp_path / "runs"
     (runs / "mcunet_dero_v4").mkdir(parents=True)
     (runs / "mcunet_dero_v4" / "eval.json").write_text(json.dumps({"acc1": 42.5, "acc5": 90.0, "dataset": "mini"}))
-    rows = plot.main(["--family", "mcunet", "--runs-root", str(runs), "--output-dir", str(tmp_path / "plots"),
+    rows = plot.main.__wrapped__(["--family", "mcunet", "--runs-root", str(runs), "--output-dir", str(tmp_path / "plots"),
                       "--input-size", "64"])
     by_variant = {r["variant"]: r for r in rows}
     assert by_variant["DERO"]["top1"] == 42.5 and by_variant["original"]["top1"] is None
@@ -23,12 +24,12 @@ def test_family_plot_and_table(tmp_path):
 
 
 def test_layout_check_counts_and_explains(tiny_imagenet, tmp_path):
-    report = prepare_imagenet.main(["--data-path", str(tiny_imagenet), "--num-classes", "3"])
+    report = prepare_imagenet.main.__wrapped__(["--data-path", str(tiny_imagenet), "--num-classes", "3"])
     assert (report["train"]["images"], report["val"]["images"]) == (24, 12)
     with pytest.raises(ValueError, match="3 class folders, expected 1000"):
         prepare_imagenet.check_layout(str(tiny_imagenet))
-    with pytest.raises(FileNotFoundError, match=r"image-net.org|prepare_imagenet"):
-        prepare_imagenet.main(["--data-path", str(tmp_path / "missing")])
+    with pytest.raises(rc.UsageError, match=r"image-net.org|prepare_imagenet"):
+        prepare_imagenet.main.__wrapped__(["--data-path", str(tmp_path / "missing")])
 
 
 def test_loose_val_images_are_reported(tiny_imagenet):
