@@ -62,6 +62,7 @@ def measured():
 
 
 @needs_kit
+@pytest.mark.fidelity
 @pytest.mark.parametrize("task", list(REFERENCE))
 def test_reference_model_arena_is_the_smallest_that_works(task, measured):
     path, _, live_peak = REFERENCE[task]
@@ -164,7 +165,29 @@ def agreement():
     return {task: tflm.compare_with_litert(path, EEMBC / folder) for task, (path, folder, _) in REFERENCE.items()}
 
 
+def _record_fidelity_rows(agreement):
+    """One row per reference model in the `make fidelity` table: TFLite Micro (ours) against LiteRT's default."""
+    try:
+        from mlperf_tiny import fidelity
+    except ImportError:  # the table's writer is not there: nothing to report
+        return
+    for task, (path, folder, _) in REFERENCE.items():
+        result = agreement[task]
+        default, builtin, reference = (result["litert"][k] for k in ("xnnpack", "builtin", "reference"))
+        metric, scale = ("auc", 1.0) if task == "ad" else ("accuracy", 100.0)
+        key = "auc" if task == "ad" else "accuracy"
+        same = (f"same top-1 {default['top1_agreement']:.1%}" if task != "ad"
+                else f"score within {default['max_score_rel_diff']:.1e} rel.")
+        fidelity.record_row(
+            "mlperf-tiny", f"{path.name} on TFLite Micro vs LiteRT ({folder})",
+            max_output_diff=default["max_lsb_diff"], metric=metric, accuracy_ours=result["tflm"][key] * scale,
+            accuracy_reference=default[key] * scale, data=EEMBC / folder, n=result["stimuli"],
+            note=f"int8 LSB; {same} vs LiteRT default (XNNPACK); max diff vs LiteRT built-in kernels "
+                 f"{builtin['max_lsb_diff']} LSB, reference kernels {reference['max_lsb_diff']} LSB")
+
+
 @needs_kit
+@pytest.mark.fidelity
 def test_tflm_agrees_with_litert_on_the_eembc_kit(agreement):
     classifiers = [agreement[t] for t in ("kws", "ic", "vww")]
     assert [r["stimuli"] for r in classifiers] == [200, 50, 100]
@@ -181,9 +204,11 @@ def test_tflm_agrees_with_litert_on_the_eembc_kit(agreement):
     assert ad["windows"] == 196 * ad["stimuli"]
     assert ad["litert"]["builtin"]["max_score_rel_diff"] < 1e-3
     assert ad["tflm"]["auc"] == pytest.approx(ad["litert"]["builtin"]["auc"], abs=1e-9)
+    _record_fidelity_rows(agreement)
 
 
 @needs_kit
+@pytest.mark.fidelity
 def test_quality_on_the_kit_matches_the_reference_figures(agreement):
     # The reference int8 models on real stimuli (MLPerf Tiny targets: KWS 90 %, IC 85 %, VWW 80 %, AD AUC 0.85;
     # the kit holds about 10 % of each set, so a few points either way).
