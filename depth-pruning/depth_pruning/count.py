@@ -14,6 +14,7 @@ import json
 import sys
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from depth_pruning.aux_models import AUX_ARCHS, DEFAULT_AUX_ARCH
 from depth_pruning.base_models import BASE_MODELS, build_base_model, num_classes_of
@@ -84,27 +85,29 @@ def load_counted_model(path):
     """A saved model to count: a run folder (its best ``model.h5``), an .h5 file or a SavedModel folder."""
     from pathlib import Path
 
-    import tensorflow as tf
+    from mlperf_tiny import model_io
 
     from depth_pruning.common import MODEL_FILE
 
     path = Path(path)
     if path.is_dir() and (path / MODEL_FILE).exists():
         path = path / MODEL_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"no model at {path}: pass a prune run folder, an .h5 file or a SavedModel folder")
-    return tf.keras.models.load_model(str(path), compile=False), path
+    hint = "pass a prune run folder, an .h5 file or a SavedModel folder"
+    loaded = model_io.load_model(path, hint)
+    if loaded.keras_model is None:
+        raise rc.bad_file(path, f"is a {loaded.kind} model; counting needs a Keras model", hint)
+    return loaded.keras_model, path
 
 
 def get_compute_flops_parser(task):
-    parser = argparse.ArgumentParser(description=f"FLOPs of a saved {task} model (the original compute_flops.py); "
-                                                 "without --ckpt_name, the counts of every cut")
+    parser = rc.ArgumentParser(description=f"FLOPs of a saved {task} model (the original compute_flops.py); "
+                                           "without --ckpt_name, the counts of every cut", allow_abbrev=False)
     parser.add_argument("--ckpt_name", default=None,
                         help="prune run folder (its best model.h5), .h5 file or SavedModel folder")
     parser.add_argument("--skip_parser", nargs="?", const=True, default=False, type=_parse_bool,
                         help="accepted for the original's command lines: it meant '--ckpt_name is the model "
                              "itself'; here a run folder's best model is model.h5, so both spellings work")
-    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, choices=list(AUX_ARCHS),
+    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, type=rc.name_in(AUX_ARCHS, "aux head"),
                         help="head for the per-cut table")
     parser.add_argument("--tflite", action="store_true", help="also report the int8 TFLite size")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -121,13 +124,8 @@ def compute_flops_main(task, argv=None):
     """``vww/compute_flops.py`` / ``kws/compute_flops.py``: counts of one saved model, or of every cut."""
     args = get_compute_flops_parser(task).parse_args(argv)
     if args.ckpt_name is None:
-        return main(["--task", task, "--aux_arch", args.aux_arch] + (["--tflite"] if args.tflite else [])
-                    + (["--json"] if args.json else []))
-    try:
-        model, path = load_counted_model(args.ckpt_name)
-    except (FileNotFoundError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from err
+        return count_and_print(task, args.aux_arch, args.tflite, None, args.json)
+    model, path = load_counted_model(args.ckpt_name)
     record = {"model": str(path), **count_model(model, with_tflite=args.tflite)}
     if args.json:
         print(json.dumps(record, indent=1))
@@ -138,11 +136,12 @@ def compute_flops_main(task, argv=None):
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=list(BASE_MODELS),
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, type=rc.name_in(BASE_MODELS, "task"),
                         help="vww (RGB MobileNetV1-0.25), vww_gray, kws (DS-CNN MFCC), kws_hw (DS-CNN on flat LFBE)")
-    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, choices=list(AUX_ARCHS), help="aux head")
+    parser.add_argument("--aux_arch", default=DEFAULT_AUX_ARCH, type=rc.name_in(AUX_ARCHS, "aux head"),
+                        help="aux head")
     parser.add_argument("--cuts", nargs="+", default=None, help="cut names (default: every cut)")
     parser.add_argument("--tflite", action="store_true", help="also convert to int8 TFLite and report its size")
     parser.add_argument("--json", action="store_true",
@@ -150,17 +149,28 @@ def get_args_parser():
     return parser
 
 
-def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    records = count_all_cuts(args.task, args.aux_arch, with_tflite=args.tflite, cuts=args.cuts, progress=not args.json)
-    if args.json:
-        keys = ["cut", "params", "macs", "flops"] + (["int8_bytes"] if args.tflite else [])
+def count_and_print(task, aux_arch, with_tflite, cuts, as_json):
+    from depth_pruning.pruning import cut_points
+
+    if cuts:
+        known = cut_points(build_base_model(task))
+        unknown = [cut for cut in cuts if cut not in known]
+        rc.check(not unknown, f"--cuts: {', '.join(unknown)} not a cut of {task}; its cuts are {', '.join(known)}")
+    records = count_all_cuts(task, aux_arch, with_tflite=with_tflite, cuts=cuts, progress=not as_json)
+    if as_json:
+        keys = ["cut", "params", "macs", "flops"] + (["int8_bytes"] if with_tflite else [])
         print(json.dumps([{k: r[k] for k in keys} for r in records], indent=1))
     else:
-        print(f"{args.task} with aux head {args.aux_arch} (reductions vs the unpruned base)")
+        print(f"{task} with aux head {aux_arch} (reductions vs the unpruned base)")
         print(format_table(records))
     return records
 
 
+@rc.command
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    return count_and_print(args.task, args.aux_arch, args.tflite, args.cuts, args.json)
+
+
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

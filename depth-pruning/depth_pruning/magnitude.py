@@ -14,6 +14,7 @@ sparsity does not shrink the dense int8 flatbuffer (the paper's point): ``int8_b
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF; tfmot needs tf-keras models)
+import run_contract as rc
 
 PRUNING_SCHEMES = ("constant", "polynomial")
 # tfmot's default: the mask is recomputed every this many training steps.
@@ -24,22 +25,23 @@ def add_magnitude_args(parser):
     """The original's magnitude-pruning flags."""
     parser.add_argument("--pruning_scheme", default="constant", choices=PRUNING_SCHEMES,
                         help="constant: ConstantSparsity (the mag_const sweeps); polynomial: PolynomialDecay")
-    parser.add_argument("--end_sparsity", type=float, required=True, help="final fraction of zero weights (0-1)")
-    parser.add_argument("--start_sparsity", type=float, default=0.0, help="initial sparsity (polynomial only)")
-    parser.add_argument("--epochs_recover", type=int, default=0,
+    sparsity = rc.float_range(0, 1, hi_open=True)
+    parser.add_argument("--end_sparsity", type=sparsity, required=True, help="final fraction of zero weights [0, 1)")
+    parser.add_argument("--start_sparsity", type=sparsity, default=0.0, help="initial sparsity (polynomial only)")
+    parser.add_argument("--epochs_recover", type=rc.nonnegative_int, default=0,
                         help="epochs trained after reaching end_sparsity (the original ignored it; 0 = original)")
-    parser.add_argument("--pruning_frequency", type=int, default=PRUNING_FREQUENCY,
+    parser.add_argument("--pruning_frequency", type=rc.positive_int, default=PRUNING_FREQUENCY,
                         help="steps between mask updates (tfmot default, as the original)")
     return parser
 
 
-def check_magnitude_args(args):
-    for name in ("end_sparsity", "start_sparsity"):
-        value = getattr(args, name)
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"--{name} must be in [0, 1), got {value}")
-    if args.epochs_recover < 0:
-        raise ValueError(f"--epochs_recover must be >= 0, got {args.epochs_recover}")
+def check_magnitude_args(args, total_epochs):
+    """Checks across flags (each flag's own range is checked by its type)."""
+    rc.check(args.start_sparsity <= args.end_sparsity,
+             f"--start_sparsity {args.start_sparsity} is above --end_sparsity {args.end_sparsity}")
+    rc.check(args.epochs_recover < total_epochs,
+             f"--epochs_recover {args.epochs_recover} leaves no epoch for the sparsity schedule "
+             f"({total_epochs} epochs in all)")
 
 
 def run_name(args):

@@ -13,9 +13,9 @@ from the measured means only:
   and the fraction of consecutive cut pairs along which it does not drop.
 """
 
-import argparse
-import json
 from pathlib import Path
+
+import run_contract as rc
 
 from depth_pruning import sweep
 
@@ -81,28 +81,34 @@ def to_markdown(report, title):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("--sweep_dir", required=True, help="folder of a multi-seed sweep (aux and dense runs)")
     parser.add_argument("--task", required=True, help="figure name: vww, vww_gray, kws, kws_hw")
     parser.add_argument("--base_metrics", default=None, help="mlperf_tiny metrics.json of the unpruned base")
     return parser
 
 
-def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    sweep_argv = ["--sweep_dir", args.sweep_dir, "--task", args.task]
-    records = sweep.main(sweep_argv + (["--base_metrics", args.base_metrics] if args.base_metrics else []))
+def run(args):
+    import argparse
+
+    records = sweep.run(argparse.Namespace(sweep_dir=args.sweep_dir, task=args.task, base_accuracy=None,
+                                           magnitude=False, base_metrics=args.base_metrics))
     report = build_report(records)
-    datasets = {json.loads(p.read_text()).get("dataset") for p in Path(args.sweep_dir).glob("*/result.json")}
+    datasets = {r.get("dataset") for r in sweep._results(args.sweep_dir)}
     report.update({"task": args.task, "dataset": "mini" if "mini" in datasets else ",".join(sorted(map(str, datasets)))})
     out = Path(args.sweep_dir)
-    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    rc.write_json(out / "report.json", report, sort_keys=False)
     title = f"{args.task}: aux vs dense head per cut" + (" (mini data)" if report["dataset"] == "mini" else "")
     markdown = to_markdown(report, title)
-    (out / "report.md").write_text(markdown)
+    rc.write_text(out / "report.md", markdown)
     print(markdown)
     return report
 
 
+@rc.command
+def main(argv=None):
+    return run(get_args_parser().parse_args(argv))
+
+
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -11,12 +11,11 @@ With several seeds the accuracies are means and ``*_std`` columns hold the stand
 accuracy, int8 accuracy and bytes per target sparsity).
 """
 
-import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 FIELDS = ["cut", "params", "macs", "flops", "int8_bytes", "acc_frozen", "acc_unfrozen", "acc_int8",
           "acc_random", "acc_dense", "int8_bytes_dense", "acc_frozen_test", "acc_dense_test", "n_seeds"]
@@ -30,7 +29,14 @@ MAGNITUDE_FIELDS = ["end_sparsity", "sparsity", "params", "val_accuracy", "acc_i
 
 
 def _results(sweep_dir):
-    return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob("*/result.json"))]
+    sweep_dir = rc.require_dir(sweep_dir, "sweep folder", "the --train_dir of the prune runs")
+    results = []
+    for path in sorted(sweep_dir.glob("*/result.json")):
+        try:
+            results.append(json.loads(path.read_text()))
+        except ValueError as err:
+            raise rc.bad_file(path, f"not valid JSON ({err})", "rerun that cut's prune script with --overwrite") from None
+    return results
 
 
 def collect_magnitude(sweep_dir):
@@ -40,7 +46,8 @@ def collect_magnitude(sweep_dir):
         if r.get("method") == "magnitude":
             by_target.setdefault(r["end_sparsity"], []).append(r)
     if not by_target:
-        raise FileNotFoundError(f"no magnitude-pruning */result.json under {sweep_dir}: run prune_*_mag first")
+        raise rc.RunFailed(f"no magnitude-pruning */result.json under {sweep_dir}: nothing to collect (run prune_*_mag "
+                           f"first)")
     records = []
     for target in sorted(by_target):
         runs = by_target[target]
@@ -59,7 +66,8 @@ def collect(sweep_dir):
     """One record per cut from every ``result.json`` under ``sweep_dir`` (accuracy means over seeds)."""
     results = [r for r in _results(sweep_dir) if r.get("method") != "magnitude"]
     if not results:
-        raise FileNotFoundError(f"no depth-pruning */result.json under {sweep_dir}: run the prune scripts first")
+        raise rc.RunFailed(f"no depth-pruning */result.json under {sweep_dir}: nothing to collect (run the prune "
+                           f"scripts first)")
     by_cut = {}
     for r in results:
         entry = by_cut.setdefault(r["cut"], {"cut": r["cut"], "_acc": {}})
@@ -97,11 +105,8 @@ def collect(sweep_dir):
 def write_records(records, out_dir, fields=FIELDS, name="sweep"):
     out_dir = Path(out_dir)
     fields = fields + sorted({k for r in records for k in r if k.endswith("_std")})
-    with open(out_dir / f"{name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
-    (out_dir / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
+    rc.write_csv(out_dir / f"{name}.csv", [{k: r.get(k, "") for k in fields} for r in records], fieldnames=fields)
+    rc.write_json(out_dir / f"{name}.json", records, sort_keys=False)
 
 
 def plot_sweep(records, out_png, title, base_accuracy=None):
@@ -140,7 +145,8 @@ def plot_sweep(records, out_png, title, base_accuracy=None):
     ax_bars.legend(handles, labels, loc="upper left", fontsize=7)
     ax_bars.set_title(title)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=130)
+    with rc.atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=130)
     plt.close(fig)
     return out_png
 
@@ -167,7 +173,8 @@ def plot_size(records, out_png, title):
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=130)
+    with rc.atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=130)
     plt.close(fig)
     return out_png
 
@@ -191,10 +198,11 @@ def base_accuracy_of(metrics):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("--sweep_dir", required=True, help="folder whose sub-folders are prune runs")
     parser.add_argument("--task", required=True, help="figure name: vww, vww_gray, kws, kws_hw")
-    parser.add_argument("--base_accuracy", type=float, default=None, help="unpruned accuracy (a line in the plot)")
+    parser.add_argument("--base_accuracy", type=rc.fraction, default=None,
+                        help="unpruned accuracy in [0, 1] (a line in the plot)")
     parser.add_argument("--magnitude", action="store_true",
                         help="collect tfmot magnitude-pruning runs into magnitude.csv/json instead of a cut sweep")
     parser.add_argument("--base_metrics", default=None,
@@ -202,8 +210,16 @@ def get_args_parser(add_help=True):
     return parser
 
 
-def main(argv=None):
-    args = get_args_parser().parse_args(argv)
+def read_base_accuracy(path):
+    """The unpruned accuracy of an mlperf_tiny metrics.json (None when it holds none); a broken file is an error."""
+    path = rc.require_file(path, "base metrics file", "the metrics.json of the mlperf-tiny base run")
+    try:
+        return base_accuracy_of(json.loads(path.read_text()))
+    except ValueError as err:
+        raise rc.bad_file(path, f"not valid JSON ({err})") from None
+
+
+def run(args):
     if args.magnitude:
         records = collect_magnitude(args.sweep_dir)
         write_records(records, args.sweep_dir, MAGNITUDE_FIELDS, name="magnitude")
@@ -212,12 +228,12 @@ def main(argv=None):
                   f"acc {r.get('val_accuracy', float('nan')):.4f}  int8 {r.get('acc_int8', float('nan')):.4f}  "
                   f"{r.get('int8_bytes', 0):,} B")
         return records
-    records = collect(args.sweep_dir)
-    write_records(records, args.sweep_dir)
     base = args.base_accuracy
     if base is None and args.base_metrics and Path(args.base_metrics).exists():
-        base = base_accuracy_of(json.loads(Path(args.base_metrics).read_text()))
-    datasets = {json.loads(p.read_text()).get("dataset") for p in Path(args.sweep_dir).glob("*/result.json")}
+        base = read_base_accuracy(args.base_metrics)
+    records = collect(args.sweep_dir)
+    write_records(records, args.sweep_dir)
+    datasets = {r.get("dataset") for r in _results(args.sweep_dir)}
     suffix = " (mini data)" if "mini" in datasets else ""
     plot_sweep(records, Path(args.sweep_dir) / f"{args.task}.png", f"{args.task}: depth pruning{suffix}", base)
     plot_size(records, Path(args.sweep_dir) / f"{args.task}_size.png", f"{args.task}: accuracy vs int8 size{suffix}")
@@ -227,5 +243,10 @@ def main(argv=None):
     return records
 
 
+@rc.command
+def main(argv=None):
+    return run(get_args_parser().parse_args(argv))
+
+
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

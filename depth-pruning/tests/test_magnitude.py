@@ -62,8 +62,15 @@ def test_sparsity_reached_exactly_after_strip():
 
 
 def test_bad_sparsity_is_a_clear_error():
-    with pytest.raises(ValueError, match="end_sparsity"):
-        magnitude.check_magnitude_args(schedule_args(end_sparsity=1.0))
+    import run_contract as rc
+
+    parser = magnitude.add_magnitude_args(rc.ArgumentParser())
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--end_sparsity", "1.0"])
+    with pytest.raises(rc.UsageError, match="start_sparsity"):
+        magnitude.check_magnitude_args(schedule_args(start_sparsity=0.6), total_epochs=2)
+    with pytest.raises(rc.UsageError, match="epochs_recover"):
+        magnitude.check_magnitude_args(schedule_args(epochs_recover=2), total_epochs=2)
 
 
 def test_vww_mag_cli_end_to_end(small_vww, tmp_path):
@@ -75,7 +82,7 @@ def test_vww_mag_cli_end_to_end(small_vww, tmp_path):
                                 tf.keras.layers.GlobalAveragePooling2D(),
                                 tf.keras.layers.Dense(2, activation="softmax", name="dense")])
     base.save(str(tmp_path / "base.h5"))
-    record = prune_vww_mag.main(["--base_model_path", str(tmp_path / "base.h5"), "--data_dir", str(small_vww),
+    record = prune_vww_mag.main.__wrapped__(["--base_model_path", str(tmp_path / "base.h5"), "--data_dir", str(small_vww),
                                  "--train_dir", str(tmp_path / "mag"), "--end_sparsity", "0.5",
                                  "--pruning_frequency", "1", "--epochs_per_stage", "1", "--learning_rates", "1e-3",
                                  "--epochs", "20", "--verbose", "0", "--skip_image_check"])
@@ -88,7 +95,7 @@ def test_vww_mag_cli_end_to_end(small_vww, tmp_path):
     model = tf.keras.models.load_model(str(run / common.MODEL_FILE), compile=False)
     assert (model.get_layer("conv").get_weights()[0] == 0).mean() == 0.5
     assert json.loads((run / "args.json").read_text())["pruning_scheme"] == "constant"
-    records = sweep.main(["--sweep_dir", str(tmp_path / "mag"), "--task", "vww", "--magnitude"])
+    records = sweep.main.__wrapped__(["--sweep_dir", str(tmp_path / "mag"), "--task", "vww", "--magnitude"])
     assert records == [{"end_sparsity": 0.5, "params": saved["params"], "n_seeds": 1, "sparsity": 0.5,
                         "val_accuracy": saved["val_accuracy"]}]
     assert (tmp_path / "mag" / "magnitude.csv").read_text().startswith("end_sparsity,sparsity,params")

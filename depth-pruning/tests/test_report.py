@@ -46,13 +46,13 @@ def test_kws_mini_aux_beats_dense_and_rises_with_depth(mini_data_dir, tmp_path):
     for seed in SEEDS:
         for cut in ("conv1", "block2", "block4"):
             for head in ("dscnn32_16", "dense"):
-                prune_kws_aux.main([*data, "--base_model_path", str(base), "--attach_tensor_name", cut,
+                assert prune_kws_aux.main([*data, "--base_model_path", str(base), "--attach_tensor_name", cut,
                                     "--aux_arch", head, "--train_dir", str(tmp_path / "sweep"),
                                     "--ckpt_name", f"{cut}_{head}_seed{seed}", "--seed", str(seed),
                                     "--epochs", str(KWS_MINI_HEAD_EPOCHS), "--batch_size", str(KWS_MINI_BATCH),
                                     "--aux_bn_momentum", "0.9",
-                                    "--verbose", "0"])
-    result = report.main(["--sweep_dir", str(tmp_path / "sweep"), "--task", "kws"])
+                                    "--verbose", "0"]) == 0
+    result = report.main.__wrapped__(["--sweep_dir", str(tmp_path / "sweep"), "--task", "kws"])
     checks = result["checks"]
     assert checks["min_seeds"] == len(SEEDS) and result["dataset"] == "mini"
     assert checks["aux_beats_dense"]["conv1"], result["rows"]

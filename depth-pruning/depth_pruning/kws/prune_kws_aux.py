@@ -10,9 +10,14 @@ step schedule (5e-4 / 1e-4 / 2e-5); the best validation accuracy is kept, then t
 
 The paper computes MFCCs with 10 mel bins "to match the HW library" (MLPerf: 40): pass ``--num_mel_bins 10``
 (an mlperf_tiny KWS flag) here and to the base's training; the value goes to ``mel_bins`` in result.json.
+
+The base may be mlperf-tiny's or the MLPerf Tiny reference ``kws_ref_model`` SavedModel; a base of another task is
+refused from its input shape before any work. The counts before and after the cut are printed (reference base,
+block2: 24,908 -> 17,852 params).
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from depth_pruning import common
 
@@ -37,7 +42,7 @@ def build_fresh_base(arch):
 
     variants = {"ds_cnn": "kws", "ds_cnn_flat": "kws_hw"}
     if arch not in variants:
-        raise ValueError(f"--arch {arch!r} is not supported with --nopretrained; choose {', '.join(variants)}")
+        raise rc.UsageError(f"--arch {arch!r} is not supported with --nopretrained; choose {', '.join(variants)}")
     return build_base_model(variants[arch])
 
 
@@ -51,7 +56,7 @@ def _fit_input(dataset, model):
 
 
 def accuracy_of(model, dataset):
-
+    """(accuracy, number of clips) of ``model`` on a batched (features, label) dataset."""
     hits = total = 0
     for x, y in dataset.as_numpy_iterator():
         hits += int((model.predict_on_batch(x).argmax(-1) == y).sum())
@@ -65,19 +70,19 @@ def prune(args):
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import kws_util
 
-    from depth_pruning.pruning import build_pruned_model, cut_name_of_layer, resolve_cut
+    from depth_pruning.pruning import build_pruned_model
 
+    run_utils.set_seed(args.seed)  # first: loading and building draw initial values
+    base = common.load_base_model(args, build_fresh_base, "kws")
+    layer_name, cut = common.resolve_cut_or_usage_error(base, args.attach_tensor_name)
+    kws_data.resolve_data_source(args.data_dir, args.data_source)  # a bad data folder: reported before the claim
     run_dir = common.run_dir_of(args)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if common.claim_run(args, run_dir):
+        return common.finished_result(run_dir)
     dataset = args.dataset_name or ("mini" if kws_data.is_mini(args) else "speech_commands_v0.02")
-    run_utils.set_seed(args.seed)
-    run_utils.save_args({**vars(args), "dataset": dataset}, run_dir)
-
-    base = common.load_base_model(args, build_fresh_base)
-    layer_name = resolve_cut(base, args.attach_tensor_name)
-    cut = cut_name_of_layer(base, layer_name) or layer_name
     model = build_pruned_model(base, layer_name, args.aux_arch, NUM_CLASSES, frozen_tail=args.frozen_head,
                                aux_bn_momentum=args.aux_bn_momentum)
+    print(common.describe_cut(base, model, cut, args.aux_arch))
     common.write_model_info(run_dir, args.ckpt_name, base, model)
 
     ds_train, ds_test, ds_val = (_fit_input(ds, model) for ds in kws_data.get_training_data(args))
@@ -88,6 +93,7 @@ def prune(args):
     val_accuracy, val_samples = accuracy_of(model, ds_val)
     record = {"task": "kws_hw" if args.feature_type == "lfbe" else "kws", "cut": cut, "layer": layer_name,
               "aux_arch": args.aux_arch, "frozen_tail": args.frozen_head, "pretrained": not args.nopretrained,
+              "base_model": args.base_model_path, "base_params": int(base.count_params()),
               "val_accuracy": val_accuracy, "val_split": "clean", "val_samples": val_samples,
               "feature_type": args.feature_type, "mel_bins": args.num_mel_bins if args.feature_type == "mfcc"
               else args.dct_coefficient_count, "seed": args.seed, "dataset": dataset}
@@ -96,9 +102,10 @@ def prune(args):
     return common.finish_run(model, run_dir, record)
 
 
+@rc.command
 def main(argv=None):
-    return common.run_main(prune, argv, get_args_parser())
+    return prune(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

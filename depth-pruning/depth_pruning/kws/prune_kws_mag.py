@@ -14,6 +14,7 @@ stripped, and ``model.h5`` / ``result.json`` (measured sparsity, val and test ac
 import argparse
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from depth_pruning import common, magnitude
 from depth_pruning.kws.prune_kws_aux import PAPER_EPOCHS, _fit_input, accuracy_of
@@ -25,12 +26,14 @@ def get_args_parser(add_help=True):
     parser = kws_util.get_args_parser(add_help=add_help)
     parser.set_defaults(epochs=PAPER_EPOCHS)
     group = parser.add_argument_group("magnitude pruning")
-    group.add_argument("--base_model_path", required=True, help="trained base model (.h5) from mlperf-tiny")
+    group.add_argument("--base_model_path", required=True,
+                       help="trained base model (.h5 or SavedModel): mlperf-tiny's, or the reference kws_ref_model/")
     group.add_argument("--train_dir", default="aux_models/test_models", help="output root")
     group.add_argument("--ckpt_name", default=None, help="run name (default: mag_<scheme>_<end sparsity %%>)")
     magnitude.add_magnitude_args(group)
     group.add_argument("--dataset_name", default=None, help="label for metrics (default: mini with --mini)")
     group.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    group.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
@@ -52,17 +55,17 @@ def prune(args):
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import kws_util
 
-    magnitude.check_magnitude_args(args)
+    magnitude.check_magnitude_args(args, args.epochs)
+    run_utils.set_seed(args.seed)  # first: loading draws initial values
+    base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
+                                  None, "kws")
+    splits = kws_data.get_training_data(args)  # a bad data folder is reported before the run dir is claimed
     args.ckpt_name = magnitude.run_name(args)
     run_dir = Path(args.train_dir) / args.ckpt_name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if common.claim_run(args, run_dir):
+        return common.finished_result(run_dir)
     dataset = args.dataset_name or ("mini" if kws_data.is_mini(args) else "speech_commands_v0.02")
-    run_utils.set_seed(args.seed)
-    run_utils.save_args({**vars(args), "dataset": dataset}, run_dir)
-
-    base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
-                                  build_fresh=None)
-    ds_train, ds_test, ds_val = (_fit_input(ds, base) for ds in kws_data.get_training_data(args))
+    ds_train, ds_test, ds_val = (_fit_input(ds, base) for ds in splits)
     wrapped, end_step = magnitude.wrap_for_pruning(base, args, args.epochs, batches_per_epoch(ds_train))
     common.write_model_info(run_dir, args.ckpt_name, base, wrapped)
     schedule = tf.keras.callbacks.LearningRateScheduler(kws_util.LR_SCHEDULES[args.lr_sched_name])
@@ -83,9 +86,10 @@ def prune(args):
     return common.finish_run(model, run_dir, record, title=f"magnitude {args.pruning_scheme} {args.end_sparsity:.2f}")
 
 
+@rc.command
 def main(argv=None):
-    return common.run_main(prune, argv, get_args_parser())
+    return prune(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -6,8 +6,7 @@ hardware model (bug 6); here they take the model's own input shape, so the MFCC 
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
-from depth_pruning import common
+import run_contract as rc
 
 
 def get_args_parser(add_help=True):
@@ -37,9 +36,10 @@ def convert(args):
     return quantize_run(args.run_dir, calibration_features(args, load_run_model(args.run_dir)))
 
 
+@rc.command
 def main(argv=None):
-    return common.run_main(convert, argv, get_args_parser())
+    return convert(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

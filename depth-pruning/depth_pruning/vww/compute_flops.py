@@ -8,6 +8,7 @@ lives in ``depth_pruning.count``.
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from depth_pruning import count
 
@@ -18,9 +19,10 @@ def get_args_parser():
     return count.get_compute_flops_parser(TASK)
 
 
+@rc.command
 def main(argv=None):
     return count.compute_flops_main(TASK, argv)
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -6,8 +6,8 @@ MobileNetV1-0.25 with a 1-channel input.
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
-from depth_pruning import common
 from depth_pruning.vww import prune_vww_aux
 
 
@@ -15,9 +15,10 @@ def get_args_parser(add_help=True):
     return prune_vww_aux.get_args_parser(add_help=add_help, color_mode="grayscale")
 
 
+@rc.command
 def main(argv=None):
-    return common.run_main(prune_vww_aux.prune, argv, get_args_parser())
+    return prune_vww_aux.prune(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

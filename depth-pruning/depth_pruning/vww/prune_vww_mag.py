@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from depth_pruning import common, magnitude
 from depth_pruning.vww import vww_data
@@ -21,45 +22,47 @@ from depth_pruning.vww.prune_vww_aux import EPOCHS_PER_STAGE, LEARNING_RATES
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
-    parser.add_argument("--base_model_path", required=True, help="trained base model (.h5) from mlperf-tiny")
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
+    parser.add_argument("--base_model_path", required=True,
+                        help="trained base model (.h5 or SavedModel): mlperf-tiny's, or the reference vww_96.h5")
     parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
     parser.add_argument("--train_dir", default="aux_models/test_models", help="output root")
     parser.add_argument("--ckpt_name", default=None, help="run name (default: mag_<scheme>_<end sparsity %%>)")
     magnitude.add_magnitude_args(parser)
     parser.add_argument("--color_mode", default="rgb", choices=["rgb", "grayscale"])
-    parser.add_argument("--epochs_per_stage", type=int, nargs="+", default=list(EPOCHS_PER_STAGE))
-    parser.add_argument("--learning_rates", type=float, nargs="+", default=list(LEARNING_RATES))
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs_per_stage", type=rc.positive_int, nargs="+", default=list(EPOCHS_PER_STAGE))
+    parser.add_argument("--learning_rates", type=rc.positive_float, nargs="+", default=list(LEARNING_RATES))
+    parser.add_argument("--epochs", type=rc.positive_int, default=None,
                         help="accepted for the original mag_const sweep (--epochs=20), which the original script "
                              "ignored as well; the schedule is --epochs_per_stage")
-    parser.add_argument("--batch_size", type=int, default=vww_data.BATCH_SIZE)
+    parser.add_argument("--batch_size", type=rc.positive_int, default=vww_data.BATCH_SIZE)
     parser.add_argument("--augmented_val", action="store_true",
                         help="validate on the augmented split as the original (default: clean split, same files)")
     parser.add_argument("--skip_image_check", action="store_true", help="do not open every image first")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini if the path says so)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
 def prune(args):
     from mlperf_tiny import run_utils
 
-    magnitude.check_magnitude_args(args)
-    if len(args.epochs_per_stage) != len(args.learning_rates):
-        raise ValueError("--epochs_per_stage and --learning_rates need the same number of stages")
+    rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
+             f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
+             f"{len(args.learning_rates)}: give one learning rate per stage")
+    magnitude.check_magnitude_args(args, sum(args.epochs_per_stage))
     data_dir = Path(args.data_dir)
-    vww_data.check_vww_dir(data_dir, verify_images=not args.skip_image_check)
+    vww_data.check_data_dir(data_dir, verify_images=not args.skip_image_check)
+    run_utils.set_seed(args.seed)  # first: loading and building draw initial values
+    base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
+                                  None, "vww", channels=vww_data.CHANNELS[args.color_mode])
     args.ckpt_name = magnitude.run_name(args)
     run_dir = Path(args.train_dir) / args.ckpt_name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if common.claim_run(args, run_dir):
+        return common.finished_result(run_dir)
     dataset = common.dataset_label(data_dir, args.dataset_name)
-    run_utils.set_seed(args.seed)
-    run_utils.save_args({**vars(args), "dataset": dataset}, run_dir)
-
-    base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
-                                  build_fresh=None)
     train_flow, val_flow = vww_data.make_generators(data_dir, args.color_mode, args.batch_size,
                                                     clean_validation=not args.augmented_val, seed=args.seed)
     wrapped, end_step = magnitude.wrap_for_pruning(base, args, sum(args.epochs_per_stage), len(train_flow))
@@ -79,9 +82,10 @@ def prune(args):
     return common.finish_run(model, run_dir, record, title=f"magnitude {args.pruning_scheme} {args.end_sparsity:.2f}")
 
 
+@rc.command
 def main(argv=None):
-    return common.run_main(prune, argv, get_args_parser())
+    return prune(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

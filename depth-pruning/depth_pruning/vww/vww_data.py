@@ -6,45 +6,40 @@ files, un-augmented (``clean_validation=True``); ``--augmented_val`` restores th
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
+from mlperf_tiny.visual_wake_words import train_vww
 from mlperf_tiny.visual_wake_words.train_vww import (
-    AUGMENTATION,
     BATCH_SIZE,
-    CLASS_NAMES,
     IMAGE_SIZE,
     VALIDATION_SPLIT,
+    DatasetError,
     check_vww_dir,
 )
 
 COLOR_MODES = {3: "rgb", 1: "grayscale"}
+CHANNELS = {mode: channels for channels, mode in COLOR_MODES.items()}
+
+
+def check_data_dir(data_dir, verify_images=True):
+    """``check_vww_dir`` with a bad folder reported as a usage error (one line, exit 2)."""
+    try:
+        return check_vww_dir(data_dir, verify_images=verify_images)
+    except DatasetError as err:
+        raise rc.UsageError(str(err)) from None
 
 
 def make_generators(data_dir, color_mode="rgb", batch_size=BATCH_SIZE, validation_split=VALIDATION_SPLIT,
                     clean_validation=True, seed=0):
-    """(train, validation) DirectoryIterators; ``flow_from_directory`` splits by sorted file order, so the
-    clean and augmented validation subsets hold the same files."""
-    import tensorflow as tf
-
-    generator = tf.keras.preprocessing.image.ImageDataGenerator
-    train_gen = generator(**AUGMENTATION, validation_split=validation_split, rescale=1.0 / 255)
-    val_gen = generator(validation_split=validation_split, rescale=1.0 / 255) if clean_validation else train_gen
-    common = dict(target_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=batch_size, color_mode=color_mode,
-                  classes=list(CLASS_NAMES), class_mode="categorical", seed=seed)
-    train = train_gen.flow_from_directory(str(data_dir), subset="training", **common)
-    val = val_gen.flow_from_directory(str(data_dir), subset="validation", **common)
-    return train, val
+    """(train, validation) DirectoryIterators of mlperf_tiny's VWW recipe; ``flow_from_directory`` splits by sorted
+    file order, so the clean and augmented validation subsets hold the same files."""
+    return train_vww.make_generators(data_dir, batch_size=batch_size, validation_split=validation_split, seed=seed,
+                                     clean_validation=clean_validation, color_mode=color_mode)
 
 
 def load_clean_split(data_dir, color_mode="rgb", subset="validation", validation_split=VALIDATION_SPLIT):
-    """Un-augmented float images in [0, 1] and integer labels of a split, in file order."""
-    import numpy as np
-    import tensorflow as tf
-
-    flow = tf.keras.preprocessing.image.ImageDataGenerator(validation_split=validation_split, rescale=1.0 / 255)
-    flow = flow.flow_from_directory(str(data_dir), target_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=64,
-                                    color_mode=color_mode, classes=list(CLASS_NAMES), class_mode="sparse",
-                                    subset=subset, shuffle=False)
-    images, labels = zip(*(flow[i] for i in range(len(flow))))
-    return np.concatenate(images).astype(np.float32), np.concatenate(labels).astype(np.int64)
+    """Un-augmented float images in [0, 1] and integer labels of a split, in file order (validation_split=0 and
+    subset="training": every image of the folder)."""
+    return train_vww.load_split(data_dir, subset, validation_split, color_mode=color_mode)
 
 
 def calibration_images(data_dir, color_mode="rgb", num_images=11):
@@ -61,4 +56,4 @@ def calibration_images(data_dir, color_mode="rgb", num_images=11):
     return images
 
 
-__all__ = ["check_vww_dir", "make_generators", "load_clean_split", "calibration_images", "COLOR_MODES"]
+__all__ = ["check_vww_dir", "check_data_dir", "make_generators", "load_clean_split", "calibration_images", "COLOR_MODES"]
