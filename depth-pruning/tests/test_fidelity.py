@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.fidelity,
 
 VWW_BASE = MLPERF / "visual_wake_words" / "vww_96.h5"
 KWS_BASE = MLPERF / "keyword_spotting" / "kws_ref_model"
+EEMBC_SETS = {"vww": "vww01", "kws": "kws01"}
 
 
 def reference_model(path):
@@ -32,7 +33,7 @@ def reference_model(path):
 
 def kit_inputs(task, count=32):
     """The first ``count`` stimuli of the kit's EEMBC folder as float model inputs, read with numpy."""
-    folder = KIT / "eembc" / {"vww": "vww01", "kws": "kws01"}[task]
+    folder = KIT / "eembc" / EEMBC_SETS[task]
     with open(folder / "y_labels.csv", newline="") as f:
         names = [row[0].strip() for row in csv.reader(f) if row][:count]
     if task == "vww":
@@ -63,9 +64,10 @@ def check_pruned_run(run_dir, base_path, task, reference_layer, base_params, par
     x = kit_inputs(task)
     difference = float(np.abs(layer_output(pruned, result["layer"], x) - layer_output(reference, reference_layer, x)).max())
     assert difference == 0.0  # frozen tail: the reference features, bit for bit, after training the head
-    fidelity_record(artifact=f"depth-pruning {base_path.name} -> {result['cut']} + {result['aux_arch']}",
-                    params_ours=params, params_original=base_params, max_output_diff=difference,
-                    accuracy_ours=None, accuracy_reference=None, data=f"{task} kit stimuli ({len(x)}), tail output")
+    fidelity_record(f"{base_path.name} cut at {result['cut']} + {result['aux_arch']} head", params_ours=params,
+                    params_original=base_params, max_output_diff=difference, data=KIT / "eembc" / EEMBC_SETS[task],
+                    n=len(x), note=f"pruned / reference params; max diff: the saved pruned model's tail vs the "
+                                   f"reference's {reference_layer} output after one epoch of head training")
 
 
 def test_vww_reference_base_block5(small_vww, tmp_path, capsys, fidelity_record):

@@ -87,10 +87,11 @@ def test_original_through_cli_equals_plain_loop(task, name, params, tmp_path, fi
     point = result["saving_point"]
     assert (point["rho"], point["avg_macs"]) == pytest.approx((rho, macs))
     assert point["accuracy"] == pytest.approx(100 * accuracy)
-    fidelity_record(artifact=f"trecx/{TASK_FOLDERS[task]}/{name}", params_ours=result["params"],
+    fidelity_record(f"T-RECX {TASK_FOLDERS[task]}/{name} on {EEMBC_SETS[task]}", params_ours=result["params"],
                     params_original=result["params_original"], max_output_diff=result["max_output_difference"],
-                    accuracy_ours=result["final_accuracy"], accuracy_reference=plain[-1],
-                    data=f"{EEMBC_SETS[task]} ({result['n']})")
+                    accuracy_ours=result["final_accuracy"], accuracy_reference=plain[-1], data=data, n=result["n"],
+                    note=f"final exit; early exit {result['ee_accuracy']:.1f}% (plain {plain[0]:.1f}%); -1 pt at "
+                         f"rho {point['rho']:.2f}: {100 * point['mac_reduction_vs_final_exit']:.1f}% fewer MACs")
 
 
 def test_wrong_task_and_non_trecx_models_are_refused(tmp_path):
