@@ -946,6 +946,10 @@ def plot_arena_vs_quality(rows, png_path, html_path, title):
                                         text=[r["model"] for r in points],
                                         hovertemplate="%{text}<br>arena %{x:.1f} KiB<br>%{y:.3f}<extra></extra>"),
                              row=1, col=col + 1)
+        arenas = [r["arena_bytes"] for r in measured if r["metric"] == metric]
+        if arenas and max(arenas) > 10 * min(arenas):  # models from 4 KiB to 1 MiB: a log axis keeps them apart
+            ax.set_xscale("log")
+            figure.update_xaxes(type="log", row=1, col=col + 1)
         ax.set_xlabel("TFLite Micro arena (KiB, smallest that works)")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
