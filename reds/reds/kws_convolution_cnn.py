@@ -5,7 +5,7 @@
 Flag defaults are the original script's; ``--help`` lists them, README.md explains the port's extra flags.
 """
 
-import sys
+import run_contract as rc
 
 from reds import pipeline
 
@@ -15,16 +15,7 @@ DEFAULTS = {'script': 'kws_convolution_cnn', 'architecture_name': 'cnn', 'learni
 FULL_TRAINING_DEFAULTS = {'model_sizes': 's,l', 'epochs': 75}
 
 
-def get_args_parser(add_help=True, full_training=False):
-    defaults = dict(DEFAULTS, **(FULL_TRAINING_DEFAULTS if full_training else {}))
-    return pipeline.get_args_parser(defaults, add_help=add_help, description=__doc__.splitlines()[0])
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = get_args_parser(full_training="--full_training" in argv).parse_args(argv)
-    return pipeline.run(args)
-
+get_args_parser, main = pipeline.script(DEFAULTS, FULL_TRAINING_DEFAULTS, __doc__)
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

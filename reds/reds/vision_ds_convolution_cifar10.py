@@ -5,25 +5,16 @@
 Flag defaults are the original script's; ``--help`` lists them, README.md explains the port's extra flags.
 """
 
-import sys
+import run_contract as rc
 
 from reds import pipeline
 
-DEFAULTS = {'script': 'vision_ds_convolution_cifar10', 'dataset': 'cifar10', 'data_dir': 'data/cifar-10-batches-py', 'architecture_name': 'ds_cnn', 'classes': 10, 'batch_size': 128, 'learning_rate': '0.001,0.00025,0.00001', 'training_steps': '16406,14062', 'epochs': 250, 'finetune_head_epochs': 80, 'finetune_batch_norm_epochs': 10, 'model_sizes': 's', 'experimental_runs': 3, 'head_stop_accuracy': 0.8}
+DEFAULTS = {'script': 'vision_ds_convolution_cifar10', 'dataset': 'cifar10', 'data_dir': 'data/cifar-10-batches-py', 'architecture_name': 'ds_cnn', 'classes': 10, 'batch_size': 128, 'learning_rate': '0.001,0.00025,0.00001', 'training_steps': '16406,14062', 'epochs': 250, 'finetune_head_epochs': 80, 'finetune_batch_norm_epochs': 10, 'model_sizes': 's', 'experimental_runs': 3, 'head_stop_accuracy': 0.8, 'shuffle_each_epoch': True, 'batch_norm_learning_rate': 0.001}
 
 FULL_TRAINING_DEFAULTS = {}
 
 
-def get_args_parser(add_help=True, full_training=False):
-    defaults = dict(DEFAULTS, **(FULL_TRAINING_DEFAULTS if full_training else {}))
-    return pipeline.get_args_parser(defaults, add_help=add_help, description=__doc__.splitlines()[0])
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = get_args_parser(full_training="--full_training" in argv).parse_args(argv)
-    return pipeline.run(args)
-
+get_args_parser, main = pipeline.script(DEFAULTS, FULL_TRAINING_DEFAULTS, __doc__)
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -106,11 +106,13 @@ def test_resume_only_when_the_subnetworks_match(tmp_path):
     model = km.dnn("s")
     optimizer = forward.StepOneAdam(1e-3)
     optimizer.build(model.trainable_variables)
-    log = forward.EpochLog(tmp_path, "joint")
+    checkpoint = forward.PhaseCheckpoint(tmp_path, "joint")
     widths = [{"dense_1": 144}, {"dense_1": 20}]
-    log.write(3, {"epoch": 3, "loss": 0.5}, model, optimizer, widths)
+    for epoch in (1, 2, 3):
+        checkpoint.save(epoch, {"epoch": epoch, "loss": 0.5 / epoch}, model, optimizer, widths)
     messages = []
-    assert log.resume(model, optimizer, model.trainable_variables, widths, messages.append) == 3
-    assert log.resume(model, optimizer, model.trainable_variables, [{"dense_1": 144}, {"dense_1": 30}],
-                      messages.append) == 0
-    assert "starting over" in messages[-1] and not log.csv.exists()
+    assert checkpoint.resume(model, optimizer, model.trainable_variables, widths, messages.append) == 3
+    assert [row["epoch"] for row in checkpoint._history()] == ["1", "2", "3"]
+    assert checkpoint.resume(model, optimizer, model.trainable_variables, [{"dense_1": 144}, {"dense_1": 30}],
+                             messages.append) == 0
+    assert "starting over" in messages[-1] and checkpoint._history() == []

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import run_contract as rc
 from reds.utils import datasets
 
 from reds import kws_convolution_depthwise, kws_dnn, vision_ds_convolution_fashion_mnist
@@ -50,9 +51,10 @@ def test_kws_dnn_end_to_end_on_mini_speech_commands(mini_data_dir, tmp_path):
     assert Path(runtime["tflite"]).stat().st_size == runtime["tflite_bytes"]
     # the DNN permutation is function-preserving
     assert metrics["permuted_accuracy"] == pytest.approx(metrics["pretrained_accuracy"])
-    # resume: a second call reuses the pretrained weights and the finished phases
-    kws_dnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--max_samples", "400", *QUICK,
-                  "--no-export_tflite"])
+    # resume: after losing the run's metrics, the same command reuses the pretrained weights, the scores, the
+    # knapsack and the finished phases, and gives the same results
+    (out / "s" / "run0" / "metrics.json").unlink()
+    assert kws_dnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--max_samples", "400", *QUICK]) == 0
     again = json.loads((out / "s" / "run0" / "metrics.json").read_text())
     assert again["pretrained_accuracy"] == metrics["pretrained_accuracy"]
     assert [r["accuracy"] for r in again["subnetworks"]] == pytest.approx([r["accuracy"] for r in rows])
@@ -102,14 +104,15 @@ def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_
 
 
 def test_bad_flags_and_missing_data_give_clear_errors(tmp_path):
-    with pytest.raises(SystemExit):
-        kws_dnn.main(["--no_such_flag"])
-    with pytest.raises(SystemExit, match="needs 3"):
-        kws_dnn.main(["--constraints_percentages", "0.5", "--out_dir", str(tmp_path)])
+    assert kws_dnn.main(["--no_such_flag"]) == 2
+    with pytest.raises(rc.UsageError, match="needs 3"):
+        kws_dnn.main.__wrapped__(["--constraints_percentages", "0.5", "--out_dir", str(tmp_path)])
     with pytest.raises(datasets.DatasetError, match="make mini-data"):
-        kws_dnn.main(["--data_dir", str(tmp_path / "missing"), "--out_dir", str(tmp_path / "o")])
+        kws_dnn.main.__wrapped__(["--data_dir", str(tmp_path / "missing"), "--out_dir", str(tmp_path / "o")])
     with pytest.raises(datasets.DatasetError, match="Fashion-MNIST"):
-        vision_ds_convolution_fashion_mnist.main(["--data_dir", str(tmp_path), "--out_dir", str(tmp_path / "v")])
+        vision_ds_convolution_fashion_mnist.main.__wrapped__(["--data_dir", str(tmp_path), "--out_dir",
+                                                              str(tmp_path / "v")])
+    assert not (tmp_path / "o").exists() and not (tmp_path / "v").exists()
 
 
 def test_corrupt_idx_file_is_reported(tmp_path):

@@ -4,8 +4,8 @@ Joint loss ``L = sum_s alpha_s / sum(alpha) * CE_s`` with ``alpha_s = sqrt(P_s /
 and dense kernel + bias parameters). Quirk Q1: the original applied ``optimizer.update_step`` per variable,
 so ``iterations`` stayed 0: the learning-rate schedule never left its first value and Adam's bias correction
 stayed at step 1. ``StepOneAdam`` reproduces that (default); ``--optimizer_fix`` uses a normal Adam with the
-piecewise-constant schedule. Training is resumable: weights, optimizer slots and the epoch CSV are written
-after every epoch.
+piecewise-constant schedule. Training is resumable: after every epoch one resume file (weights, optimizer
+variables, epochs done) is replaced atomically and the epoch's row is added to the phase's CSV.
 """
 
 import csv
@@ -21,7 +21,6 @@ import tensorflow as tf
 
 keras = tf.keras
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # tf.keras Adam defaults, as in the original
-BN_PHASE_LEARNING_RATE = 5e-4  # constant lr of the original's BN-only phase
 
 
 def loss_weights(parameter_counts):
@@ -104,79 +103,131 @@ def training_batches(data, batch_size, shuffle_seed=None, augment=None, augment_
     that is resumed, or that runs after skipped ones, sees the same augmented batches as in one go.
     """
     if augment is not None and augment_key is not None:
-        if hasattr(augment, "reseed"):
-            augment.reseed(augmentation_seed(*augment_key))
-        else:  # the vision augmentation draws from TF's global generator
-            tf.random.set_seed(augmentation_seed(*augment_key))
+        augment.reseed(augmentation_seed(*augment_key))
     return batches(*data[getattr(augment, "source", "train")], batch_size, shuffle_seed, augment)
 
 
-def _predict_fn(model):
-    """One traced inference function per model (re-creating it per call retraces every time)."""
+EVAL_BATCH_SIZE = 1000  # inference batch: large enough that per-batch overhead is small, small enough for memory
+
+
+def _eval_fn(model):
+    """One traced function per model: per-output (correct count, summed cross-entropy) of a batch."""
     if getattr(model, "_reds_predict", None) is None:
-        model._reds_predict = tf.function(lambda xb: model(xb, training=False), reduce_retracing=True)
+        def counts(xb, yb):
+            outputs = model(xb, training=False)
+            outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+            return [(tf.reduce_sum(tf.cast(tf.argmax(o, 1) == yb, tf.int64)),
+                     tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(yb, o))) for o in outputs]
+
+        model._reds_predict = tf.function(counts, reduce_retracing=True)
     return model._reds_predict
 
 
-def evaluate(reds_model, x, y, batch_size=256):
-    """[(accuracy, loss)] per subnetwork (inference mode)."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
-    n = len(reds_model.plans)
-    correct, losses = np.zeros(n), np.zeros(n)
-    predict = _predict_fn(reds_model)
-    for xb, yb in batches(x, y, batch_size):
-        for s, logits in enumerate(predict(xb)):
-            correct[s] += float(tf.reduce_sum(tf.cast(tf.argmax(logits, 1) == yb, tf.float32)))
-            losses[s] += float(loss_fn(yb, logits))
-    return [(correct[s] / len(x), losses[s] / len(x)) for s in range(n)]
+def _eval_sums(model, x, y, batch_size):
+    fn = _eval_fn(model)
+    sums = None
+    for start in range(0, len(x), batch_size):
+        labels = np.asarray(y[start : start + batch_size], np.int64)
+        batch = fn(tf.constant(x[start : start + batch_size]), tf.constant(labels))
+        sums = batch if sums is None else [(c + bc, loss + bl) for (c, loss), (bc, bl) in zip(sums, batch)]
+    return [(int(c), float(loss)) for c, loss in sums]
 
 
-class EpochLog:
-    """Per-epoch CSV + resume point (weights, optimizer slots, epoch number) of one training phase."""
+def evaluate(reds_model, x, y, batch_size=EVAL_BATCH_SIZE):
+    """[(accuracy, mean loss)] per subnetwork (inference mode)."""
+    return [(c / len(x), loss / len(x)) for c, loss in _eval_sums(reds_model, x, y, batch_size)]
+
+
+RESUME_GROUP = "reds_resume"  # HDF5 group beside the Keras weights in a resume file (Keras' loader ignores it)
+
+
+class PhaseCheckpoint:
+    """Resume point and epoch history of one training phase.
+
+    After every epoch, ``<phase>_history.csv`` gets the epoch's row, then ``<phase>_resume.h5`` is replaced
+    atomically by one file holding the model weights, the optimizer variables, the number of epochs done and a
+    signature (the subnetwork widths). A failed or interrupted write leaves the previous resume point intact; on
+    resume the history is cut back to the epochs the resume point holds.
+    """
 
     def __init__(self, out_dir, phase):
         self.dir = Path(out_dir)
         self.phase = phase
         self.csv = self.dir / f"{phase}_history.csv"
-        self.state = self.dir / f"{phase}_state.json"
-        self.weights = self.dir / f"{phase}_last.weights.h5"
-        self.slots = self.dir / f"{phase}_optimizer.npz"
+        self.path = self.dir / f"{phase}_resume.h5"
 
     def resume(self, model, optimizer, variables, signature=None, log=print):
-        """Epochs already done (0 = start fresh); restores weights and optimizer slots.
+        """Epochs already done (0 = start fresh); restores the weights and optimizer variables.
 
-        ``signature`` (the subnetwork widths) must match the saved one: a folder left by a run with another
-        configuration is not resumed but overwritten, with a warning.
+        ``signature`` must match the saved one; a resume point of other subnetworks is not used (with a warning).
         """
-        if not self.state.is_file() or not self.weights.is_file():
-            return 0
-        saved = json.loads(self.state.read_text())
-        if saved.get("signature") != signature:
-            log(f"{self.phase}: {self.state} belongs to other subnetworks ({saved.get('signature')}); starting over")
-            self.csv.unlink(missing_ok=True)
-            return 0
-        model.load_weights(str(self.weights))
-        if isinstance(optimizer, StepOneAdam):
-            optimizer.build(variables)
-        if self.slots.is_file():
-            saved_slots = np.load(self.slots)
-            slots = optimizer_variables(optimizer)
-            if len(saved_slots.files) == len(slots):
-                for var, key in zip(slots, saved_slots.files):
-                    var.assign(saved_slots[key])
-        return int(saved["epoch"])
+        import h5py
+        import run_contract as rc
 
-    def write(self, epoch, row, model, optimizer, signature=None):
+        if not self.path.is_file():
+            self._trim_history(0)
+            return 0
+        try:
+            with h5py.File(self.path, "r") as f:
+                group = f[RESUME_GROUP]
+                epochs_done = int(group.attrs["epochs_done"])
+                saved_signature = json.loads(group.attrs["signature"])
+                saved = [group["optimizer"][k][()] for k in sorted(group["optimizer"])]
+        except (OSError, KeyError, ValueError) as err:
+            raise rc.bad_file(self.path, f"unusable resume point ({type(err).__name__}: {err})",
+                              "delete it to restart this phase, or rerun with --overwrite") from err
+        if saved_signature != signature:
+            log(f"{self.phase}: {self.path} belongs to other subnetworks ({saved_signature}); starting over")
+            self._trim_history(0)
+            return 0
+        model.load_weights(str(self.path))
+        build_optimizer(optimizer, variables)
+        slots = optimizer_variables(optimizer)
+        if [tuple(v.shape) for v in slots] != [tuple(np.shape(v)) for v in saved]:
+            raise rc.bad_file(self.path, "its optimizer state does not fit this phase's optimizer",
+                              "delete it to restart this phase, or rerun with --overwrite")
+        for var, value in zip(slots, saved):
+            var.assign(value)
+        self._trim_history(epochs_done)
+        return epochs_done
+
+    def _history(self):
+        if not self.csv.is_file():
+            return []
+        with self.csv.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _trim_history(self, epochs_done):
+        rows = self._history()
+        if len(rows) > epochs_done:
+            import run_contract as rc
+
+            rc.write_csv(self.csv, rows[:epochs_done], fieldnames=list(rows[0]))
+
+    def save(self, epoch, row, model, optimizer, signature=None):
+        import h5py
+        import run_contract as rc
+
         self.dir.mkdir(parents=True, exist_ok=True)
-        new = not self.csv.is_file()
-        with self.csv.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        model.save_weights(str(self.weights))
-        np.savez(self.slots, *[v.numpy() for v in optimizer_variables(optimizer)])
-        self.state.write_text(json.dumps({"epoch": epoch, "signature": signature}))
+        rows = self._history()[: epoch - 1] + [row]
+        rc.write_csv(self.csv, rows, fieldnames=list(row))
+        with rc.atomic_path(self.path) as tmp:
+            model.save_weights(str(tmp))
+            with h5py.File(tmp, "a") as f:
+                group = f.create_group(RESUME_GROUP)
+                group.attrs["epochs_done"] = int(epoch)
+                group.attrs["signature"] = json.dumps(signature)
+                slots = group.create_group("optimizer")
+                for i, var in enumerate(optimizer_variables(optimizer)):
+                    slots.create_dataset(f"{i:04d}", data=var.numpy())
+
+
+def build_optimizer(optimizer, variables):
+    """Create the optimizer's variables for ``variables`` (before a restore or the first traced step)."""
+    if isinstance(optimizer, StepOneAdam):
+        optimizer.build(variables)
+    elif not optimizer.variables() or len(optimizer.variables()) == 1:
+        optimizer.build(variables)
 
 
 def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_size, out_dir, phase, log,
@@ -201,11 +252,10 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
         optimizer.apply_gradients(zip(grads, variables))
         return losses
 
-    epoch_log = EpochLog(out_dir, phase)
-    if isinstance(optimizer, StepOneAdam):
-        optimizer.build(variables)
+    checkpoint = PhaseCheckpoint(out_dir, phase)
+    build_optimizer(optimizer, variables)
     signature = [{k: int(v) for k, v in w.items()} for w in reds_model.subnet_widths]
-    start_epoch = epoch_log.resume(reds_model.base, optimizer, variables, signature, log)
+    start_epoch = checkpoint.resume(reds_model.base, optimizer, variables, signature, log)
     if start_epoch:
         log(f"{phase}: resuming after epoch {start_epoch}")
     steps = math.ceil(len(data["train"][0]) / batch_size)
@@ -224,7 +274,7 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
             row[f"train_loss_{name}"] = round(totals[s] / steps, 5)
             row[f"val_acc_{name}"] = round(val[s][0], 5)
             row[f"test_acc_{name}"] = round(test[s][0], 5)
-        epoch_log.write(epoch, row, reds_model.base, optimizer, signature)
+        checkpoint.save(epoch, row, reds_model.base, optimizer, signature)
         log(f"{phase} epoch {epoch}/{epochs}: " + ", ".join(
             f"{name} test {test[s][0]:.4f}" for s, name in enumerate(labels or range(len(totals)))))
         last = {"validation": val, "test": test}
@@ -234,20 +284,17 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
     return last
 
 
-def plain_accuracy(model, x, y, batch_size=256):
-    predict = _predict_fn(model)
-    correct = 0
-    for xb, yb in batches(x, y, batch_size):
-        correct += int(tf.reduce_sum(tf.cast(tf.argmax(predict(xb), 1) == yb, tf.int32)))
-    return correct / len(x)
+def plain_accuracy(model, x, y, batch_size=EVAL_BATCH_SIZE):
+    return _eval_sums(model, x, y, batch_size)[0][0] / len(x)
 
 
 def train_plain(model, data, epochs, learning_rate, batch_size, log, trainable=None, stop_accuracy=None,
-                stop_split="test", augment=None, seed=0, desc="train"):
-    """Train a plain Keras model (pretraining, scratch baseline, head fine-tuning).
+                stop_split="test", augment=None, seed=0, desc="train", checkpoint=None):
+    """Train a plain Keras model (pretraining, scratch baseline, head fine-tuning); returns the last accuracy.
 
     ``trainable``: variables to update (default all trainable); ``stop_accuracy``: stop once ``stop_split``
-    accuracy reaches it (the original's head phase stops on *test* accuracy, quirk Q13).
+    accuracy reaches it (the original's head phase stops on *test* accuracy, quirk Q13). ``checkpoint`` (a
+    ``PhaseCheckpoint``): resume from it and update it after every epoch.
     """
     from tqdm import tqdm
 
@@ -262,17 +309,27 @@ def train_plain(model, data, epochs, learning_rate, batch_size, log, trainable=N
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
+    start_epoch = 0
+    if checkpoint is not None:
+        start_epoch = checkpoint.resume(model, optimizer, variables, desc, log)
+        if start_epoch:
+            log(f"{desc}: resuming after epoch {start_epoch}")
     steps = math.ceil(len(data["train"][0]) / batch_size)
     accuracy = plain_accuracy(model, *data[stop_split])
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start_epoch + 1, epochs + 1):
         if stop_accuracy is not None and accuracy >= stop_accuracy:
             log(f"{desc}: {stop_split} accuracy {accuracy:.4f} >= {stop_accuracy:.4f}, stopping before epoch {epoch}")
             break
+        start = time.perf_counter()
         epoch_batches = training_batches(data, batch_size, seed + epoch, augment, (seed, desc, epoch))
         losses = [float(step(xb, yb)) for xb, yb in tqdm(epoch_batches, total=steps, desc=f"{desc} {epoch}/{epochs}",
                                                          leave=False)]
         accuracy = plain_accuracy(model, *data[stop_split])
         log(f"{desc} epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, {stop_split} accuracy {accuracy:.4f}")
+        if checkpoint is not None:
+            row = {"epoch": epoch, "seconds": round(time.perf_counter() - start, 2), "loss": round(np.mean(losses), 5),
+                   f"{stop_split}_accuracy": round(accuracy, 5)}
+            checkpoint.save(epoch, row, model, optimizer, desc)
     return accuracy
 
 

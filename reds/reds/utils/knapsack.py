@@ -775,6 +775,39 @@ def gurobi_available():
         return False
 
 
+def milp_size(problem):
+    """(variables, constraint rows) of a problem's MILP formulation."""
+    c, A, *_ = problem.milp_matrices()
+    return len(c), A.shape[0]
+
+
+def gurobi_fits(problem):
+    """(True, "") when gurobipy and its licence can take ``problem``'s MILP, else (False, the reason).
+
+    The licence's size limit is probed on a trivial model of the same size (one bound row per constraint), so a
+    size-limited licence (the pip package's: 2,000 variables / 2,000 constraints) is caught before any training.
+    """
+    variables, rows = milp_size(problem)
+    try:
+        import gurobipy as gp
+        from gurobipy import GRB
+    except ImportError:
+        return False, "gurobipy is not installed (pip install gurobipy)"
+    try:
+        with gp.Env(params={"OutputFlag": 0}) as env, gp.Model(env=env) as model:
+            x = model.addMVar(variables, lb=0, ub=1, vtype=GRB.BINARY)
+            for i in range(rows):
+                model.addConstr(x[i % variables] <= 1)
+            model.optimize()
+    except gp.GurobiError as err:
+        if err.errno == GUROBI_SIZE_LIMITED:
+            return False, (f"the knapsack has {variables:,} variables and {rows:,} constraints, above this Gurobi "
+                           f"licence's size limit (the pip package's: 2,000 x 2,000); use --solver dp or highs, or a "
+                           f"full licence (--gurobi_license_file)")
+        return False, f"Gurobi cannot start ({err}); use --solver dp or highs"
+    return True, ""
+
+
 def _solve_milp(problem, solver, time_limit, verbose=False):
     start = time.perf_counter()
     c, A, row_lo, row_hi, lb, ub, integrality = problem.milp_matrices()
