@@ -31,3 +31,9 @@ def write_image_folder(root, classes=TINY_CLASSES, per_class=(8, 4), size=32, se
 @pytest.fixture
 def tiny_imagenet(tmp_path):
     return write_image_folder(tmp_path / "imagenet")
+
+
+@pytest.fixture(scope="module")
+def tiny_imagenet_shared(tmp_path_factory):
+    """The tiny ImageFolder, written once per test module (for tests that only read it)."""
+    return write_image_folder(tmp_path_factory.mktemp("shared") / "imagenet")
