@@ -262,6 +262,14 @@ def _save_checkpoint(checkpoint: dict, output_dir: str, epoch: int, is_best: boo
 def main(argv=None):
     """The CLI (exit code); ``main.__wrapped__(argv)`` returns the per-epoch metrics (or the evaluation)."""
     args = argv if isinstance(argv, argparse.Namespace) else get_args_parser().parse_args(argv)
+    try:
+        return run(args)
+    except Exception as e:
+        utils.reraise_loader_error(e)
+        raise
+
+
+def run(args: argparse.Namespace):
     if args.model in DETECTION_MODELS:
         raise rc.UsageError(f"--model {args.model} is a detection model: train it with `python -m dero.yolo.train`")
     traindir, valdir = check_layout(args.data_path)

@@ -246,3 +246,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def reraise_loader_error(exc: BaseException) -> None:
+    """A DataLoader worker's exception arrives with the worker's whole traceback in its message: re-raise it as a
+    one-line ``run_contract.RunFailed`` naming the original error (the process then exits 1, no hang)."""
+    import run_contract as rc
+
+    text = str(exc)
+    if "DataLoader worker" not in text or "Original Traceback" not in text:
+        return
+    last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+    raise rc.RunFailed(f"data loading failed in a DataLoader worker: {last}") from None

@@ -6,6 +6,7 @@ import errno
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,8 +38,10 @@ def finished_run(tiny_imagenet_shared, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bad_files(tmp_path_factory, finished_run):
+def bad_files(tmp_path_factory, finished_run, tiny_imagenet_shared):
     d = tmp_path_factory.mktemp("bad")
+    shutil.copytree(tiny_imagenet_shared, d / "corrupt_data")
+    next((d / "corrupt_data" / "train").rglob("*.JPEG")).write_bytes(b"\xff\xd8 not a JPEG")
     good = (finished_run[0] / "checkpoint.pth").read_bytes()
     (d / "truncated.pth").write_bytes(good[: len(good) // 3])
     (d / "empty.pth").write_bytes(b"")
@@ -62,6 +65,8 @@ CASES = [
     ("text weights", "dero.train", {"--test-only": None, "--weights": "{bad}/text.pth"}, 2, ["text.pth"]),
     ("weights of another model", "dero.train", {"--test-only": None, "--weights": "{bad}/other.pth"}, 2,
      ["other.pth", "resnet18dero"]),
+    ("worker error", "dero.train", {"--data-path": "{bad}/corrupt_data", "-j": "2", "--output-dir": "{bad}/../w"}, 1,
+     ["UnidentifiedImageError"]),
     ("peak: bad size", "dero.peak_memory", ["--model", "resnet18dero", "--input-size", "0"], 2, ["--input-size"]),
     ("peak: unknown model", "dero.peak_memory", ["--model", "resnet18der"], 2, ["resnet18dero"]),
     ("tool: detection model", "dero.dero", ["--model", "yolov5n", "--output-dir", "{bad}/tool"], 2, ["yolov5n"]),

@@ -276,6 +276,9 @@ def main(argv=None) -> list[dict]:
         return main_body(args)
     except coco.CocoLayoutError as e:
         raise rc.UsageError(str(e)) from None
+    except Exception as e:
+        utils.reraise_loader_error(e)
+        raise
 
 
 def cli() -> None:
