@@ -22,6 +22,20 @@ def save_checkpoint(obj, path) -> Path:
     return path
 
 
+def check_checkpoint_file(path, what: str = "checkpoint", hint: str | None = None) -> Path:
+    """A cheap check before any work: the file exists, is not empty and, if it is a zip (torch >= 1.6 format),
+    its directory is intact (a truncated save fails here, before a long run reaches it)."""
+    path = rc.require_file(path, what, hint)
+    with open(path, "rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"
+    if zipped:
+        try:
+            zipfile.ZipFile(path).close()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise rc.bad_file(path, f"truncated or damaged torch {what} ({e})", hint) from None
+    return path
+
+
 def _saved_model_name(ckpt) -> str | None:
     if not isinstance(ckpt, dict):
         return None

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import run_contract as rc
+from dero.checkpoint import check_checkpoint_file
 from dnn_param_encode.checkpoints import CHECKPOINT_HINT, checkpoint_path, load_state_dict
 from dnn_param_encode.compression import ALL_METHODS, DEFAULT_STEP_BITS, CodecError, MethodConfig, rmse_and_max
 from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, flat_float32, tensor_role
@@ -84,8 +85,8 @@ def run_pairs(args, kind):
         raise rc.UsageError(f"no pairs: range({args.epoch_first}, {args.epoch_last} - {n}, {n}) is empty; "
                             "widen --epoch-first/--epoch-last or pass --include-last-pair")
     for e in sorted({e for p in pairs for e in p}):
-        rc.require_file(checkpoint_path(args.path_pt, e, args.learning_rate), "checkpoint",
-                        f"needed by the pairs {pairs[0]}..{pairs[-1]}; {CHECKPOINT_HINT}")
+        check_checkpoint_file(checkpoint_path(args.path_pt, e, args.learning_rate), "checkpoint",
+                              f"needed by the pairs {pairs[0]}..{pairs[-1]}; {CHECKPOINT_HINT}")
     claim_evaluation(args, kind)
     csv_path = os.path.join(out_dir, f"{kind}_lr{args.learning_rate}_n{n}.csv")
     rows = []
