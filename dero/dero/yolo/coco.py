@@ -15,13 +15,12 @@ rectangle = book, triangle = kite). It is a pipeline check, not COCO: its mAP sa
 import argparse
 import hashlib
 import json
-import os
-import sys
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 SPLITS = ("train2017", "val2017")
 OFFICIAL = {  # file -> (url, md5), as on cocodataset.org
@@ -49,7 +48,7 @@ LAYOUT = ("expected the COCO 2017 layout of yolov5: {root}/{{train2017,val2017}}
           "mini set with `make dero-coco-mini` and pass --data-path data/mini/coco.")
 
 
-class CocoLayoutError(FileNotFoundError):
+class CocoLayoutError(rc.UsageError):
     pass
 
 
@@ -105,11 +104,11 @@ def download(root: Path) -> None:
         if not path.exists():
             print(f"downloading {url}")
             try:
-                urllib.request.urlretrieve(url, str(path) + ".part")
+                with rc.atomic_path(path) as tmp:
+                    urllib.request.urlretrieve(url, tmp)
             except OSError as e:
-                raise CocoLayoutError(f"cannot download {url} ({e}): no internet? Fetch {name} (md5 {md5}) by hand "
-                                      f"into {root} and rerun") from None
-            os.replace(str(path) + ".part", path)
+                raise rc.RunFailed(f"cannot download {url} ({e}): no internet? Fetch {name} (md5 {md5}) by hand "
+                                   f"into {root} and rerun") from None
         if _md5(path) != md5:
             raise CocoLayoutError(f"{path}: md5 {_md5(path)} != {md5} (truncated download?); delete it and rerun")
         annotations = name.startswith("annotations")
@@ -173,7 +172,7 @@ def write_mini(root: Path, counts=(64, 16), size=160, seed=0) -> None:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="COCO 2017 for yolov5: download (md5-checked) or offline mini set",
+    parser = rc.ArgumentParser(description="COCO 2017 for yolov5: download (md5-checked) or offline mini set",
                                      add_help=add_help)
     parser.add_argument("--data-path", required=True, help="dataset root, e.g. data/coco or data/mini/coco")
     mode = parser.add_mutually_exclusive_group()
@@ -183,7 +182,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+@rc.command
 def main(argv=None) -> dict:
+    """The CLI (exit code); ``main.__wrapped__(argv)`` returns the yolov5 data dict."""
     args = get_args_parser().parse_args(argv)
     root = Path(args.data_path)
     if args.mini:
@@ -196,10 +197,7 @@ def main(argv=None) -> dict:
 
 
 def cli() -> None:
-    try:
-        main()
-    except CocoLayoutError as e:
-        sys.exit(f"error: {e}")
+    rc.entry(main)
 
 
 if __name__ == "__main__":
