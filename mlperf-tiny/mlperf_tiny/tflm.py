@@ -14,7 +14,8 @@ It also holds the analytic activation counter on the TFLite graph (DERO's defini
 be explained step by step: live activations -> every tensor its own buffer (TFLite Micro's ADD is not in
 place) -> 16-byte alignment -> planner fragmentation -> scratch buffers -> persistent structs.
 
-    python -m mlperf_tiny.tflm MODEL.tflite [MODEL.tflite ...] [--json FILE] [--inputs DIR]
+    python -m mlperf_tiny.tflm MODEL.tflite [MODEL.tflite ...] [--json FILE] [--explain] [--inputs DIR [--litert]]
+    python -m mlperf_tiny.tflm --scan RUNS [--table_dir DIR]      # make tflm: table.csv + arena-vs-accuracy plot
 
 From Python::
 
@@ -25,8 +26,9 @@ From Python::
     run(path, inputs) -> np.ndarray       TFLite Micro outputs on a batch of raw (quantized) inputs
     compare_with_litert(path, stimuli)    top-1 agreement and largest output difference (LSB) vs LiteRT
 
-TFLite Micro runs float and full-integer models; hybrid (dynamic-range) models, custom operators and ops
-without a kernel for their type are refused with one line naming the reason (``UnsupportedModel``).
+TFLite Micro runs float and full-integer models; hybrid (dynamic-range) models, custom operators, ops without a
+kernel for their type and weights stored outside the flatbuffer table (``inline_buffers`` fixes those) are refused
+with one line naming the reason (``UnsupportedModel``).
 Nothing here imports TensorFlow (``compare_with_litert`` imports ``ai_edge_litert``).
 """
 
