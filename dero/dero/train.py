@@ -15,13 +15,11 @@ Every file is written to a temporary name and renamed, so an interrupted or fail
 import argparse
 import datetime
 import os
-import random
 import shutil
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import run_contract as rc
 import torch
 import torch.utils.data
@@ -216,20 +214,6 @@ def load_model_state(model: nn.Module, checkpoint: dict, source: str, model_name
         ) from None
 
 
-def _rng_state(generator) -> dict:
-    """RNG states of this process, so that a resumed run continues exactly like an uninterrupted one."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "loader": generator.get_state() if generator is not None else None}
-
-
-def _set_rng_state(state: dict, generator) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if generator is not None and state["loader"] is not None:
-        generator.set_state(state["loader"])
-
-
 def _write_metrics(output_dir: str, history: list[dict]) -> None:
     rc.write_json(os.path.join(output_dir, "metrics.json"), history, sort_keys=False)
     rc.write_csv(os.path.join(output_dir, "metrics.csv"), history,
@@ -407,7 +391,7 @@ def run(args: argparse.Namespace):
         if scaler and "scaler" in checkpoint:
             scaler.load_state_dict(checkpoint["scaler"])
         if "rng" in checkpoint and not args.test_only:
-            _set_rng_state(checkpoint["rng"], generator)
+            utils.set_rng_state(checkpoint["rng"], generator)
         history = [row for row in checkpoint.get("history", []) if row["epoch"] < args.start_epoch]
 
     if args.test_only:
@@ -448,7 +432,7 @@ def run(args: argparse.Namespace):
                           "lr_scheduler": lr_scheduler.state_dict(), "epoch": epoch, "args": args,
                           "num_classes": num_classes, "best_acc1": best_acc1, "metrics": row, "history": history,
                           "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__}}
-            checkpoint["rng"] = _rng_state(generator)
+            checkpoint["rng"] = utils.rng_state(generator)
             if model_ema:
                 checkpoint["model_ema"] = model_ema.state_dict()
             if scaler:

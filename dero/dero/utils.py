@@ -258,3 +258,17 @@ def reraise_loader_error(exc: BaseException) -> None:
         return
     last = [line.strip() for line in text.splitlines() if line.strip()][-1]
     raise rc.RunFailed(f"data loading failed in a DataLoader worker: {last}") from None
+
+
+def rng_state(generator: torch.Generator | None = None) -> dict:
+    """RNG states of this process (and of a loader generator), so that a resumed run continues exactly."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "loader": generator.get_state() if generator is not None else None}
+
+
+def set_rng_state(state: dict, generator: torch.Generator | None = None) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if generator is not None and state.get("loader") is not None:
+        generator.set_state(state["loader"])

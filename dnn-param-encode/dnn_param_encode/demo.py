@@ -4,20 +4,16 @@
         --method ResEntropy --output 21_0.01.dpe
 """
 
-import time
 
-import numpy as np
 import run_contract as rc
 from dnn_param_encode.checkpoints import load_state_dict
 from dnn_param_encode.compression import (
     ALL_METHODS,
     DEFAULT_STEP_BITS,
     REFERENCE_FREE_METHODS,
-    CodecError,
     MethodConfig,
-    rmse_and_max,
 )
-from dnn_param_encode.fileformat import decode_checkpoint, encode_checkpoint, flat_float32, tensor_role
+from dnn_param_encode.eval_pairs import code_pair
 
 
 def get_args_parser(add_help=True):
@@ -42,24 +38,15 @@ def main(argv=None):
     step_bits = args.step_bits if args.step_bits is not None else DEFAULT_STEP_BITS[args.dnn]
     cur = load_state_dict(args.cur_epoch)
     ref = load_state_dict(args.pre_epoch) if args.pre_epoch else None
-    t0 = time.perf_counter()
-    try:
-        blob, _, stats = encode_checkpoint(cur, ref, MethodConfig(args.method, step_bits, args.overflow))
-    except CodecError as e:
-        raise rc.bad_file(args.cur_epoch, str(e)) from None
-    enc_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    decoded = decode_checkpoint(blob, ref)
-    dec_s = time.perf_counter() - t0
-    params = [k for k in cur if tensor_role(k, cur[k]) == "param"]
-    true_p, dec_p = flat_float32(cur, params), flat_float32(decoded, params)
-    rmse, max_err = rmse_and_max(true_p, dec_p)
+    coded = code_pair(cur, ref, MethodConfig(args.method, step_bits, args.overflow), args.cur_epoch)
+    blob, stats, enc_s, dec_s = coded["blob"], coded["stats"], coded["enc_s"], coded["dec_s"]
+    rmse, max_err = coded["rmse"], coded["max_err"]
     n = stats["n"]
     out = {"method": args.method, "n_params": n, "orig_bytes": stats["orig_bytes"], "comp_bytes": stats["param_bytes"],
            "bits_per_param": 8 * stats["param_bytes"] / max(n, 1),
            "entropy_bound": 8 * stats["entropy_bound_bytes"] / max(n, 1), "bound": stats["bound_name"],
            "file_bytes": len(blob), "enc_s": enc_s, "dec_s": dec_s, "rmse": rmse, "max_err": max_err,
-           "bit_exact": bool(np.array_equal(true_p.view(np.uint32), dec_p.view(np.uint32)))}
+           "bit_exact": coded["bit_exact"]}
     print(f"Compression Time: {enc_s:.2f}s\tOriginal Size: {stats['orig_bytes'] / 2**20:.2f}MB\t"
           f"Compressed Size: {stats['param_bytes'] / 2**20:.2f}MB\t"
           f"Bit Saving: {100 - 100 * stats['param_bytes'] / stats['orig_bytes']:.2f}%\t"

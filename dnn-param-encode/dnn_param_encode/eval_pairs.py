@@ -75,6 +75,27 @@ def claim_evaluation(args, kind):
     return rc.claim_run_dir(out_dir, args, ignore=ignore, args_file=os.path.basename(files[0]))
 
 
+def code_pair(cur, ref, cfg, source):
+    """Encode ``cur`` against ``ref``, decode it, check the decoder rebuilds the encoder's reconstruction; the
+    blob, stats, decoded state_dict, timings and the parameter error. ``source`` names ``cur`` in errors."""
+    t0 = time.perf_counter()
+    try:
+        blob, recon, stats = encode_checkpoint(cur, ref, cfg)
+    except CodecError as e:
+        raise rc.bad_file(source, str(e)) from None
+    enc_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    decoded = decode_checkpoint(blob, ref)
+    dec_s = time.perf_counter() - t0
+    params = [k for k in cur if tensor_role(k, cur[k]) == "param"]
+    true_p, dec_p = flat_float32(cur, params), flat_float32(decoded, params)
+    if not np.array_equal(flat_float32(recon, params).view(np.uint32), dec_p.view(np.uint32)):
+        raise rc.RunFailed(f"{cfg.method}: decoder output differs from the encoder's reconstruction")
+    rmse, max_err = rmse_and_max(true_p, dec_p)
+    return {"blob": blob, "stats": stats, "decoded": decoded, "enc_s": enc_s, "dec_s": dec_s, "rmse": rmse,
+            "max_err": max_err, "bit_exact": bool(np.array_equal(true_p.view(np.uint32), dec_p.view(np.uint32)))}
+
+
 def run_pairs(args, kind):
     """Encode + decode every pair for every method; write `{kind}_lr{lr}_n{n}.csv`; return the rows."""
     out_dir = args.output_dir or args.path_pt
@@ -106,22 +127,11 @@ def run_pairs(args, kind):
             true_prev = load(prev_epoch)
             cur = load(cur_epoch)
             ref = reference if (reference is not None and kind == "lossy") else true_prev
-            t0 = time.perf_counter()
-            try:
-                blob, recon, stats = encode_checkpoint(cur, ref, cfg)
-            except CodecError as e:
-                raise rc.bad_file(checkpoint_path(args.path_pt, cur_epoch, args.learning_rate), str(e)) from None
-            enc_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            decoded = decode_checkpoint(blob, ref)
-            dec_s = time.perf_counter() - t0
-            params = [k for k in cur if tensor_role(k, cur[k]) == "param"]
-            true_p, dec_p = flat_float32(cur, params), flat_float32(decoded, params)
-            if not np.array_equal(flat_float32(recon, params).view(np.uint32), dec_p.view(np.uint32)):
-                raise rc.RunFailed(f"{method}: decoder output differs from the encoder's reconstruction")
-            if kind == "lossless" and not np.array_equal(true_p.view(np.uint32), dec_p.view(np.uint32)):
+            coded = code_pair(cur, ref, cfg, checkpoint_path(args.path_pt, cur_epoch, args.learning_rate))
+            if kind == "lossless" and not coded["bit_exact"]:
                 raise rc.RunFailed(f"{method}: lossless round trip is not bit-exact at epoch {cur_epoch}")
-            rmse, max_err = rmse_and_max(true_p, dec_p)
+            stats, decoded = coded["stats"], coded["decoded"]
+            enc_s, dec_s, rmse, max_err = coded["enc_s"], coded["dec_s"], coded["rmse"], coded["max_err"]
             reference = decoded
             last_decoded[method] = decoded
             n_params = stats["n"]
@@ -212,4 +222,4 @@ def make_parser(description, methods, default_method, add_help=True):
     return add_pair_flags(parser, methods, default_method)
 
 
-__all__ = ["ALL_METHODS", "CSV_FIELDS", "make_parser", "pair_list", "run_pairs", "summarize"]
+__all__ = ["ALL_METHODS", "CSV_FIELDS", "code_pair", "make_parser", "pair_list", "run_pairs", "summarize"]

@@ -17,7 +17,6 @@ another run in the directory is refused unless ``--overwrite``. Resume is exact 
 """
 
 import argparse
-import random
 import time
 from copy import deepcopy
 from pathlib import Path
@@ -42,16 +41,6 @@ def default_hyp_path() -> Path:
     import yolov5
 
     return Path(yolov5.__file__).parent / "data" / "hyps" / "hyp.scratch-low.yaml"
-
-
-def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
 
 
 def start_epoch_iterator(loader, seed: int, epoch: int) -> None:
@@ -144,7 +133,7 @@ def main_body(args) -> list[dict]:
             ema.updates = ckpt["updates"]
         start_epoch, best_fitness = ckpt["epoch"] + 1, ckpt["best_fitness"]
         history = [row for row in ckpt.get("history", []) if row["epoch"] < start_epoch]
-        _set_rng_state(ckpt["rng"])
+        utils.set_rng_state(ckpt["rng"])
         print(f"resuming {out} at epoch {start_epoch}")
     elif main_process and not args.noautoanchor:
         check_anchors(dataset, model=model, thr=hyp["anchor_t"], imgsz=args.imgsz)
@@ -227,7 +216,7 @@ def main_body(args) -> list[dict]:
         ckpt = {"epoch": epoch, "best_fitness": best_fitness, "model": deepcopy(de_parallel(model)).float(),
                 "ema": deepcopy(ema.ema).float(), "updates": ema.updates, "optimizer": optimizer.state_dict(),
                 "args": vars(args), "model_name": args.model, "metrics": row, "history": history,
-                "rng": _rng_state()}
+                "rng": utils.rng_state()}
         if args.save_period > 0 and epoch % args.save_period == 0:
             save_checkpoint(ckpt, out / f"epoch{epoch}.pt")
         if is_best:
