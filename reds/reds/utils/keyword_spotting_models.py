@@ -23,7 +23,12 @@ DNN_UNITS = {"s": 144, "m": 256, "l": 436}
 CNN_SIZES = {"s": (28, 30, 16), "m": (64, 48, 16), "l": (60, 76, 58)}  # (conv_1 filters, conv_2 filters, linear)
 CNN_DENSE_UNITS = 128
 DS_CNN_SIZES = {"s": (64, 4), "m": (172, 4), "l": (276, 5)}  # (filters, DS blocks)
-VISION_DS_CNN_POOL = {(28, 28, 1): (13, 5), (32, 32, 3): (16, 5)}  # quirk Q5: not global, as shipped
+# dataset -> (first conv kernel, activation, average pool (quirk Q5: not global, as shipped), input shape)
+VISION_DS_CNN_DESIGNS = {
+    "fashion_mnist": ((3, 3), "leaky_relu", (13, 5), (28, 28, 1)),
+    "cifar10": ((3, 3), "leaky_relu", (16, 5), (32, 32, 3)),
+    "mnist": ((10, 4), "relu", (12, 5), (28, 28, 1)),
+}
 LEAKY_RELU_ALPHA = 0.3  # tf-keras LeakyReLU default, used by the shipped vision checkpoints
 
 
@@ -121,14 +126,23 @@ def ds_cnn(size="s", widths=None, input_shape=KWS_MFCC_SHAPE, num_classes=NUM_KW
                    input_shape, num_classes)
 
 
-def vision_ds_cnn(widths=None, input_shape=(28, 28, 1), num_classes=10):
-    """Vision DS-CNN S of the shipped checkpoints: Conv(64, 3x3, s2)-BN-LeakyReLU, 4 DS blocks, AvgPool (Q5)."""
+def vision_ds_cnn(widths=None, input_shape=(28, 28, 1), num_classes=10, dataset=None):
+    """Vision DS-CNN S of the shipped checkpoints: Conv(64, 3x3, s2)-BN-LeakyReLU, 4 DS blocks, AvgPool (Q5).
+
+    ``dataset`` picks the shipped design (default: from the input shape, Fashion-MNIST or CIFAR-10). The MNIST
+    checkpoint is another design: the KWS DS-CNN S layers (Conv 10x4 s2, ReLU) on 28x28 with a (12, 5) pool.
+    """
     input_shape = tuple(input_shape)
-    if input_shape not in VISION_DS_CNN_POOL:
-        raise ValueError(f"vision DS-CNN expects one of {list(VISION_DS_CNN_POOL)}, got {input_shape}")
+    if dataset is None:
+        dataset = next((name for name, design in VISION_DS_CNN_DESIGNS.items()
+                        if design[3] == input_shape and name != "mnist"), None)
+    if dataset not in VISION_DS_CNN_DESIGNS or VISION_DS_CNN_DESIGNS[dataset][3] != input_shape:
+        shapes = {name: design[3] for name, design in VISION_DS_CNN_DESIGNS.items()}
+        raise ValueError(f"vision DS-CNN: no shipped design for {dataset or 'input'} {input_shape} (known: {shapes})")
+    kernel, activation, pool, _ = VISION_DS_CNN_DESIGNS[dataset]
     filters, blocks = DS_CNN_SIZES["s"]
-    return _ds_cnn("vision_ds_cnn_s", filters, blocks, (3, 3), (2, 2), {}, VISION_DS_CNN_POOL[input_shape],
-                   "leaky_relu", widths, input_shape, num_classes)
+    name = "vision_mnist_ds_cnn_s" if dataset == "mnist" else "vision_ds_cnn_s"
+    return _ds_cnn(name, filters, blocks, kernel, (2, 2), {}, pool, activation, widths, input_shape, num_classes)
 
 
 def architecture(model):
@@ -158,3 +172,4 @@ for _size in ("s", "m", "l"):
     _register(f"reds_cnn_{_size}", cnn, size=_size)
     _register(f"reds_ds_cnn_{_size}", ds_cnn, size=_size)
 _register("reds_vision_ds_cnn_s", vision_ds_cnn)
+_register("reds_vision_mnist_ds_cnn_s", vision_ds_cnn, dataset="mnist")
