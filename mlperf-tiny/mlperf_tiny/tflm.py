@@ -577,7 +577,9 @@ def measure(model):
     graph = read_graph(data)
     arena = min_arena(data)
     usage = arena_usage(data, arena)
-    plan = greedy_plan_bytes(graph) if not graph.offline_plan else None
+    # The counters handle one subgraph without an offline plan; other models get None there, not an error.
+    counted = graph.subgraphs == 1 and not graph.offline_plan
+    plan = greedy_plan_bytes(graph) if counted else None
     return {
         "model": name,
         "flatbuffer_bytes": len(data),
@@ -589,9 +591,9 @@ def measure(model):
         "operators": [op.name for op in graph.ops],
         "inputs": _io_details(graph, graph.inputs),
         "outputs": _io_details(graph, graph.outputs),
-        "activation_peak_bytes": activation_peak(graph, "dero").peak_bytes,
-        "live_peak_bytes": activation_peak(graph, "tflm").peak_bytes,
-        "aligned_live_peak_bytes": aligned_live_peak(graph),
+        "activation_peak_bytes": activation_peak(graph, "dero").peak_bytes if counted else None,
+        "live_peak_bytes": activation_peak(graph, "tflm").peak_bytes if counted else None,
+        "aligned_live_peak_bytes": aligned_live_peak(graph) if counted else None,
         "greedy_plan_bytes": plan,
         "scratch_bytes": None if plan is None else usage["head"] - plan,
         "tflite_micro": tflm_version(),
@@ -912,7 +914,7 @@ def table_rows(root, exclude=(), progress=True):
             continue
         row.update(flash_bytes=m["flatbuffer_bytes"], arena_bytes=m["arena_bytes"],
                    activation_bytes=m["activation_bytes"], persistent_bytes=m["persistent_bytes"],
-                   analytic_peak_bytes=m["activation_peak_bytes"])
+                   analytic_peak_bytes="" if m["activation_peak_bytes"] is None else m["activation_peak_bytes"])
         rows.append(row)
         measurements.append({**m, "model": str(relative), "quality_source": str(source) if source else None,
                              "metric": metric, "value": value})
@@ -1007,7 +1009,7 @@ def _summary_line(m):
     op_text = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in ops.items())
     return (f"{m['model']}: arena {m['arena_bytes']:,} B (activations {m['activation_bytes']:,} + persistent "
             f"{m['persistent_bytes']:,}), flash {m['flatbuffer_bytes']:,} B, analytic peak "
-            f"{m['activation_peak_bytes']:,} B; {len(m['operators'])} ops: {op_text}")
+            f"{m['activation_peak_bytes'] or 0:,} B; {len(m['operators'])} ops: {op_text}")
 
 
 def get_args_parser(add_help=True):
