@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from reds.benchmark_solvers import make_instance
 from reds.utils import knapsack as ks
+from reds.utils.knapsack import exact
 
 GUROBI = ks.gurobi_available()
 
@@ -82,7 +83,7 @@ def test_dscnn_knapsack_memory_dp_highs_brute_force_agree(prefix_kernels):
         except ks.KnapsackInfeasible:
             continue
         dp = problem.solve_dp()
-        both, _ = problem._solve_widths([problem._mac_resource(), problem._memory_resource()])
+        both, _ = exact._dscnn_widths(problem, [problem._mac_resource(), problem._memory_resource()])
         milp = [ks.solve(problem, s) for s in _milp_solvers()]
         assert dp.objective == brute.objective == problem.value(both), (dp, brute, both)
         assert all(r.objective == dp.objective and r.status == "optimal" for r in milp), (dp, milp)
@@ -92,7 +93,7 @@ def test_dscnn_knapsack_memory_dp_highs_brute_force_agree(prefix_kernels):
         if mac_only.memory > problem.memory_budget:
             binding += 1
             assert dp.objective < mac_only.objective and dp.widths != mac_only.widths
-        memory_only, _ = problem._solve_widths([problem._memory_resource()])
+        memory_only, _ = exact._dscnn_widths(problem, [problem._memory_resource()])
         two_axis += not problem.fits(mac_only.widths) and not problem.fits(memory_only)
         solved += 1
     assert solved >= 18 and binding >= 5 and two_axis >= 1
@@ -154,17 +155,17 @@ def test_two_budget_dp_too_large_says_use_highs(monkeypatch):
     while True:  # an instance where neither single-budget optimum fits the other budget
         problem = _dscnn_instance(rng)
         try:
-            mac_only = problem._solve_widths([problem._mac_resource()])[0]
-            memory_only = problem._solve_widths([problem._memory_resource()])[0]
+            mac_only = exact._dscnn_widths(problem, [problem._mac_resource()])[0]
+            memory_only = exact._dscnn_widths(problem, [problem._memory_resource()])[0]
         except ks.KnapsackInfeasible:
             continue
         if not problem.fits(mac_only) and not problem.fits(memory_only):
             break
-    monkeypatch.setattr(ks, "DP_MAX_CELLS", 10)
+    monkeypatch.setattr(exact, "DP_MAX_CELLS", 10)
     with pytest.raises(ks.DPTooLarge, match="--solver highs"):
         problem.solve_dp()
     assert ks.solve(problem, "highs").objective == problem.solve_brute_force().objective
-    monkeypatch.setattr(ks, "DP_MAX_WORK", 1)
+    monkeypatch.setattr(exact, "DP_MAX_WORK", 1)
     with pytest.raises(ks.DPTooLarge, match="--solver highs"):
         _layer_instance(rng).solve_dp()
 

@@ -1,14 +1,13 @@
-"""Run-time-width TFLite (one flatbuffer, subnetwork chosen by an index input) and the prefix weight layout."""
+"""Run-time-width TFLite (one flatbuffer, subnetwork chosen by an index input)."""
 
 import mlperf_tiny  # noqa: F401
 import numpy as np
 import pytest
 from mlperf_tiny.registry import get_model, get_model_builder
 from reds.utils import knapsack as ks
-from reds.utils import prefix_layout as pl
 from reds.utils import runtime_width as rw
 from reds.utils.keyword_spotting_models import architecture
-from reds.utils.reds_model import RedsModel, layer_plan, subnetwork_widths
+from reds.utils.reds_model import RedsModel, subnetwork_widths
 
 from reds import pipeline
 
@@ -157,98 +156,6 @@ def test_runtime_width_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, reds.utils.runtime_width, reds.utils.prefix_layout; print('tensorflow' in sys.modules)"
+    code = "import sys, reds.utils.runtime_width; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-# --- prefix layout --------------------------------------------------------------------------------------------
-
-def _random_nested(rng, n_in, n_out, subnetworks):
-    cin = np.sort(rng.integers(1, n_in + 1, subnetworks))
-    cout = np.sort(rng.integers(1, n_out + 1, subnetworks))
-    return list(zip(cin.tolist(), cout.tolist()))
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_packed_dense_reads_only_its_prefix_and_equals_the_matmul(seed):
-    rng = np.random.default_rng(seed)
-    n_in, n_out = rng.integers(1, 60, 2)
-    widths = _random_nested(rng, n_in, n_out, int(rng.integers(1, 5)))
-    kernel = rng.normal(size=(n_in, n_out)).astype(np.float32)
-    bias = rng.normal(size=n_out).astype(np.float32)
-    x = rng.normal(size=(5, n_in)).astype(np.float32)
-    buffer = pl.pack(kernel, widths)
-    assert len(buffer) == widths[-1][0] * widths[-1][1]
-    np.testing.assert_array_equal(pl.unpack(buffer, widths), kernel[: widths[-1][0], : widths[-1][1]])
-    for s, (cin, cout) in enumerate(widths):
-        assert pl.prefix_length(widths, s) == cin * cout
-        assert pl.touched_elements(widths, s) == (cin * cout, cin * cout)
-        # nested: the prefix is exactly the packed buffer of the smaller subnetworks
-        np.testing.assert_array_equal(buffer[: cin * cout], pl.pack(kernel, widths[: s + 1]))
-        poisoned = buffer.copy()
-        poisoned[cin * cout :] = np.nan  # anything read past the prefix would show up
-        y = pl.packed_dense(x, poisoned, bias, widths, s)
-        np.testing.assert_allclose(y, x[:, :cin] @ kernel[:cin, :cout] + bias[:cout], rtol=1e-5, atol=1e-5)
-
-
-def test_scalar_loop_walks_the_buffer_forward_contiguously():
-    rng = np.random.default_rng(7)
-    widths = [(3, 2), (3, 5), (6, 5), (8, 9)]  # shells with only A, only B, and both parts
-    kernel = rng.normal(size=(8, 9)).astype(np.float32)
-    bias = rng.normal(size=9).astype(np.float32)
-    x = rng.normal(size=8).astype(np.float32)
-    buffer = pl.pack(kernel, widths)
-    for s, (cin, cout) in enumerate(widths):
-        reads = list(pl.loop_order(widths, s))
-        assert [index for index, _, _ in reads] == list(range(cin * cout))  # one forward stream
-        assert sorted((i, o) for _, i, o in reads) == [(i, o) for i in range(cin) for o in range(cout)]
-        assert all(buffer[index] == kernel[i, o] for index, i, o in reads)
-        # the innermost loop runs over outputs: consecutive reads of one input row are consecutive outputs
-        assert all(o2 == o1 + 1 for (_, i1, o1), (_, i2, o2) in zip(reads, reads[1:]) if i1 == i2 and o2 > o1)
-        np.testing.assert_allclose(pl.scalar_dense(x, buffer, bias, widths, s), x[:cin] @ kernel[:cin, :cout]
-                                   + bias[:cout], rtol=1e-5, atol=1e-5)
-
-
-def test_check_nested_rejects_non_nested_widths():
-    with pytest.raises(ValueError, match="nested"):
-        pl.check_nested([(4, 4), (3, 8)])
-    with pytest.raises(ValueError, match="positive"):
-        pl.check_nested([(0, 4), (3, 8)])
-    with pytest.raises(ValueError, match="exceed"):
-        pl.pack(np.zeros((4, 4)), [(2, 2), (5, 4)])
-
-
-def test_prefix_layout_runs_a_reds_dnn_and_a_pointwise_conv_exactly():
-    """Every dense layer of a REDS DNN from packed buffers == RedsModel.call_subnetwork; a DS-CNN 1x1 conv too."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(8)
-    model, widths, x, _ = _reds_case("reds_dnn_s", rng)
-    reds = RedsModel(model, widths)
-    plans = [layer_plan(model, w) for w in widths]
-    order = sorted(range(len(widths)), key=lambda s: [p[1].get("cout", 0) for p in plans[s]])  # ascending
-    dense = [j for j, (layer, _) in enumerate(plans[0]) if isinstance(layer, tf.keras.layers.Dense)]
-    packed = {}
-    for j in dense:
-        layer = plans[0][j][0]
-        nested = [(plans[s][j][1]["cin"], plans[s][j][1]["cout"]) for s in order]
-        packed[j] = (pl.pack(layer.kernel.numpy(), nested), layer.bias.numpy(), nested)
-    for rank, s in enumerate(order):
-        h = x.reshape(len(x), -1)
-        for j in dense:
-            buffer, bias, nested = packed[j]
-            h = pl.packed_dense(h, buffer[: pl.prefix_length(nested, rank)], bias, nested, rank)
-            if plans[0][j][0].name != "logits":
-                h = np.maximum(h, 0)
-        np.testing.assert_allclose(h, reds.call_subnetwork(x, s).numpy(), rtol=1e-5, atol=1e-5)
-
-    conv = get_model("reds_ds_cnn_s").get_layer("pw_2")
-    kernel, bias = (w.numpy() for w in conv.weights)
-    nested = [(16, 8), (32, 24), (48, 48), (64, 64)]
-    buffer = pl.pack(pl.pointwise_matrix(kernel), nested)
-    features = rng.normal(size=(2, 25, 5, 64)).astype(np.float32)
-    for s, (cin, cout) in enumerate(nested):
-        expected = tf.nn.conv2d(features[..., :cin], kernel[..., :cin, :cout], 1, "VALID") + bias[:cout]
-        np.testing.assert_allclose(pl.pointwise_conv(features, buffer, bias, nested, s), expected.numpy(),
-                                   rtol=1e-5, atol=1e-5)

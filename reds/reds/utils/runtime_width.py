@@ -27,8 +27,8 @@ and the tests check this:
     * ``pointwise`` (1x1, stride 1): one FULLY_CONNECTED over the flattened positions;
     * ``depthwise``: the same patches times ``kernel[:, :, :c]`` (MUL), summed over the taps (SUM).
   These compute only the sliced MACs, plus copies: the input patches, and the active weight block, which
-  SLICE copies into a dynamic tensor at every invoke. Stock TFLite has no zero-copy prefix view. The paper's
-  TFLite-Micro kernel and ``prefix_layout`` provide one.
+  SLICE copies into a dynamic tensor at every invoke. Stock TFLite has no zero-copy prefix view; the paper's
+  TFLite-Micro kernel provides one (not ported).
 - Cost on this CPU: the dynamic-shape ops are re-prepared at every invoke and XNNPACK does not take them. The
   single flatbuffer is therefore several times slower than the per-subnetwork flatbuffers. For DS-CNN S the
   full width took about 0.6-0.8 ms against about 0.1 ms on the loaded 2-core machine. Within the one
