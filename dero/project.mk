@@ -133,5 +133,5 @@ $(DERO_RUNS)/%/eval.json: $(DERO_RUNS)/%/train.done
 	$(PY) -m dero.train --model $* --data-path $(DERO_DATA) --test-only --weights $(@D)/model_best.pth \
 		--output-dir $(@D) $(DERO_EVAL_ARGS)
 
-DEMO_TARGETS += dero-mcunet dero-resnet34 dero-peak-memory
+DEMO_TARGETS += dero-mcunet dero-resnet34 dero-peak-memory dero-yolov5n
 BENCH_TARGETS += dero-peak-memory

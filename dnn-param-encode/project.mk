@@ -75,5 +75,5 @@ $(PE_YOLO_RUN)/eval/bits_per_param.png: $(PE_YOLO_RUN)/eval/.complete
 bench-param-encode: ## Encode/decode MB/s and bits/param of every method vs zstd-3, lz4, byte grouping + zstd
 	$(PY) -m dnn_param_encode.bench --path-pt $(PE_CKPT) --output $(PE_RUN)/bench.csv
 
-DEMO_TARGETS += param-encode-resnet18
+DEMO_TARGETS += param-encode-resnet18 param-encode-yolov5n
 BENCH_TARGETS += bench-param-encode
