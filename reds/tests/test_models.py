@@ -160,3 +160,35 @@ def test_per_subnetwork_batch_norm_recalibration(key, channel_aware):
         sub = extract_subnetwork(model, widths, build, channel_aware, stats[s])
         np.testing.assert_allclose(sub(x[:4], training=False).numpy(), after[s], atol=1e-5)
         np.testing.assert_allclose(reds_model.call_subnetwork(x[:4], s).numpy(), after[s], atol=1e-5)
+
+
+def test_nested_forward_computes_the_shared_prefix_once_and_equals_per_subnetwork_forward(monkeypatch):
+    """The first conv and depthwise block of a DS-CNN give channel prefixes of the full model's outputs: one
+    computation serves every subnetwork; outputs and gradients equal running each subnetwork on its own."""
+    import tensorflow as tf
+    from reds.utils import reds_model as rm
+
+    rng = np.random.default_rng(3)
+    model = get_model("reds_ds_cnn_s")
+    _randomise_bn(model, rng)
+    widths = subnetwork_widths(model, [(64, 64, 64, 64, 64), (20, 30, 40, 18, 60), (30, 45, 55, 34, 62),
+                                       (45, 60, 64, 56, 64)])
+    nested = RedsModel(model, widths)
+    x = tf.constant(rng.normal(size=(3, 49, 10, 1)).astype(np.float32))
+    calls = {}
+    apply = rm._apply
+    monkeypatch.setattr(rm, "_apply", lambda layer, *a: calls.update({layer.name: calls.get(layer.name, 0) + 1})
+                        or apply(layer, *a))
+    with tf.GradientTape(persistent=True) as tape:
+        shared = nested(x)
+        separate = [rm.forward(model, plan, x) for plan in nested.plans]
+        losses = [tf.reduce_sum(tf.square(o)) for o in (*shared, *separate)]
+    for a, b in zip(shared, separate):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
+    variables = model.trainable_variables
+    for s in range(4):
+        for ga, gb in zip(tape.gradient(losses[s], variables), tape.gradient(losses[4 + s], variables)):
+            np.testing.assert_allclose(np.asarray(ga), np.asarray(gb), rtol=1e-5, atol=1e-5)
+    # per subnetwork 4 calls came from the separate forwards; the nested call added 1 (shared) or 4 (own slice)
+    assert {name: calls[name] - 4 for name in ("conv_0", "bn_0", "dw_1", "bn_dw_1", "pw_1", "dw_2", "logits")} == \
+        {"conv_0": 1, "bn_0": 1, "dw_1": 1, "bn_dw_1": 1, "pw_1": 4, "dw_2": 4, "logits": 4}

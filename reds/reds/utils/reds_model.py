@@ -98,6 +98,24 @@ def _activation(layer, x):
     return layer.activation(x)
 
 
+def _apply(layer, slicing, x, bn_statistics=None):
+    """One layer of one subnetwork (full-width weights sliced by ``slicing``), BN in inference mode."""
+    weights = sliced_weights(layer, slicing)
+    if bn_statistics is not None:
+        weights = weights[:2] + [tf.constant(v) for v in bn_statistics]
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        x = tf.nn.depthwise_conv2d(x, weights[0], (1, *layer.strides, 1), layer.padding.upper()) + weights[1]
+        return _activation(layer, x)
+    if isinstance(layer, keras.layers.Conv2D):
+        return _activation(layer, tf.nn.conv2d(x, weights[0], layer.strides, layer.padding.upper()) + weights[1])
+    if isinstance(layer, keras.layers.Dense):
+        return _activation(layer, tf.matmul(x, weights[0]) + weights[1])
+    if isinstance(layer, keras.layers.BatchNormalization):
+        gamma, beta, mean, variance = weights
+        return tf.nn.batch_normalization(x, mean, variance, beta, gamma, layer.epsilon)
+    return layer(x, training=False)  # reshape, flatten, pooling, activations: no weights
+
+
 def forward(model, plan, x, bn_statistics=None):
     """Run one subnetwork of ``model`` (full-width weights) on ``x`` with BN in inference mode.
 
@@ -105,25 +123,71 @@ def forward(model, plan, x, bn_statistics=None):
     used instead of the sliced shared moving statistics.
     """
     for layer, slicing in plan:
+        if not isinstance(layer, keras.layers.InputLayer):
+            x = _apply(layer, slicing, x, (bn_statistics or {}).get(layer.name))
+    return x
+
+
+# layers whose output channel c depends on input channel c only: on a channel prefix they give the output prefix
+_CHANNELWISE = (keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation,
+                keras.layers.AveragePooling2D, keras.layers.MaxPooling2D, keras.layers.Dropout)
+
+
+def _prefix_of(tensor, channels):
+    return tensor if channels == tensor.shape[-1] else tensor[..., :channels]
+
+
+def _shared_output_channels(layer, slicings, channels):
+    """Output channels per subnetwork when one computation at the widest slicing serves them all (each then reads
+    a channel prefix of it), or None when the subnetworks need their own computation."""
+    depthwise = isinstance(layer, keras.layers.DepthwiseConv2D) and layer.depth_multiplier == 1
+    if depthwise or isinstance(layer, _CHANNELWISE):
+        return [slicing.get("channels", c) if slicing.get("channels") is not None else c
+                for slicing, c in zip(slicings, channels)]
+    if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense) and all("rows" not in s for s in slicings) \
+            and len({s["cin"] for s in slicings}) == 1 and len(set(channels)) == 1:
+        return [s["cout"] for s in slicings]  # the same input: output filters are a prefix of the widest
+    return None
+
+
+def forward_nested(model, plans, x, statistics=None):
+    """Every subnetwork's output on ``x``, computing what they share once.
+
+    Walking the layers together, subnetworks that read (a channel prefix of) the same tensor share one
+    computation at the widest slicing when that is exact: channelwise layers (depthwise, BN, activations,
+    pooling) and convs / dense layers with the same input; each then reads the channel prefix it needs. For
+    REDS's models that is the first conv and the first depthwise block (their output channels are prefixes of
+    the full model's); from the first layer whose input widths differ, each subnetwork runs its own slice.
+    Outputs equal ``forward`` per plan (same operations on the same values).
+    """
+    count = len(plans)
+    statistics = statistics or [None] * count
+    tensors = [x]
+    source = [0] * count  # index into tensors of what each subnetwork reads
+    channels = [x.shape[-1]] * count  # the channel prefix of it
+    for position, (layer, _) in enumerate(plans[0]):
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        weights = sliced_weights(layer, slicing)
-        if bn_statistics and layer.name in bn_statistics:
-            weights = weights[:2] + [tf.constant(v) for v in bn_statistics[layer.name]]
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            x = tf.nn.depthwise_conv2d(x, weights[0], (1, *layer.strides, 1), layer.padding.upper()) + weights[1]
-            x = _activation(layer, x)
-        elif isinstance(layer, keras.layers.Conv2D):
-            x = tf.nn.conv2d(x, weights[0], layer.strides, layer.padding.upper()) + weights[1]
-            x = _activation(layer, x)
-        elif isinstance(layer, keras.layers.Dense):
-            x = _activation(layer, tf.matmul(x, weights[0]) + weights[1])
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = weights
-            x = tf.nn.batch_normalization(x, mean, variance, beta, gamma, layer.epsilon)
-        else:  # reshape, flatten, pooling, activations: no weights
-            x = layer(x, training=False)
-    return x
+        slicings = [plan[position][1] for plan in plans]
+        layer_stats = [(stats or {}).get(layer.name) for stats in statistics]
+        groups = {}
+        for s in range(count):
+            groups.setdefault(source[s], []).append(s)
+        for tensor_index, members in groups.items():
+            shared = None
+            if len(members) > 1 and all(layer_stats[s] is None for s in members):
+                shared = _shared_output_channels(layer, [slicings[s] for s in members], [channels[s] for s in members])
+            if shared is not None:
+                widest = members[int(np.argmax(shared))]
+                tensors.append(_apply(layer, slicings[widest], _prefix_of(tensors[tensor_index], channels[widest])))
+                for s, out_channels in zip(members, shared):
+                    source[s], channels[s] = len(tensors) - 1, out_channels
+                continue
+            for s in members:
+                tensors.append(_apply(layer, slicings[s], _prefix_of(tensors[tensor_index], channels[s]),
+                                      layer_stats[s]))
+                source[s], channels[s] = len(tensors) - 1, tensors[-1].shape[-1]
+    return [_prefix_of(tensors[source[s]], channels[s]) for s in range(count)]
 
 
 def subnetwork_widths(model, width_tuples):
@@ -148,7 +212,8 @@ class RedsModel(keras.Model):
         return None if self.bn_statistics is None else self.bn_statistics[index]
 
     def call(self, inputs, training=None):
-        return [forward(self.base, plan, inputs, self._statistics(s)) for s, plan in enumerate(self.plans)]
+        statistics = [self._statistics(s) for s in range(len(self.plans))]
+        return forward_nested(self.base, self.plans, inputs, statistics)
 
     def call_subnetwork(self, inputs, index):
         """Run only subnetwork ``index`` (switching width = picking another slice plan; no weight moves)."""
@@ -172,7 +237,7 @@ class RedsModel(keras.Model):
                     mean = sum(np.asarray(tf.reduce_sum(tf.cast(c, tf.float64), axes)) for c in h) / count
                     sq = sum(np.asarray(tf.reduce_sum(tf.square(tf.cast(c, tf.float64) - mean), axes)) for c in h)
                     stats[layer.name] = (mean.astype(np.float32), (sq / count).astype(np.float32))
-                h = [forward(self.base, [(layer, slicing)], c, stats) for c in h]
+                h = [_apply(layer, slicing, c, stats.get(layer.name)) for c in h]
             statistics.append(stats)
         self.bn_statistics = statistics
         self._reds_predict = None  # the traced inference function holds the old statistics
