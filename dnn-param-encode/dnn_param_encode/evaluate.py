@@ -13,7 +13,8 @@ import tempfile
 import run_contract as rc
 import torch
 import torchvision
-from dnn_param_encode.checkpoints import load_checkpoint, load_state_dict
+from dero.checkpoint import check_checkpoint_file
+from dnn_param_encode.checkpoints import CHECKPOINT_HINT, load_checkpoint, load_state_dict
 from torchvision import transforms
 from tqdm import tqdm
 
@@ -110,6 +111,7 @@ def get_args_parser(add_help=True):
 @rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
+    check_checkpoint_file(args.checkpoint, "checkpoint", CHECKPOINT_HINT)  # before the data set is read
     template = yolo_template(args.template or args.checkpoint) if args.dnn == "yolo" else None
     scorer = Scorer(args.dnn, args.data_path, args.image_size, args.batch_size, args.workers, template, args.arch)
     acc = scorer(load_state_dict(args.checkpoint))
