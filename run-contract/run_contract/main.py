@@ -23,7 +23,13 @@ def debug_requested(argv):
 
 
 def _one_line(text):
-    return " ".join(str(text).split())
+    """The message on one line; a message that embeds a traceback (a worker process's error, re-raised by its
+    parent) keeps only the traceback's last line, the error itself."""
+    text = str(text)
+    if "Traceback (most recent call last)" in text:
+        lines = [line for line in text.splitlines() if line.strip()]
+        text = f"{lines[0].strip()} {lines[-1].strip()}" if lines[0] != lines[-1] else lines[-1]
+    return " ".join(text.split())
 
 
 def describe(exc):

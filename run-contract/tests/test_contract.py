@@ -68,6 +68,9 @@ def test_ranges_are_inclusive_or_open_as_declared():
     (OSError(errno.ENOSPC, "No space left on device", "/r/last.weights.h5"), 1, "error: disk full while writing /r/last"),
     (KeyboardInterrupt(), 130, "interrupted: rerun the same command to resume"),
     (SystemExit("cannot decode f.dpe"), 1, "error: cannot decode f.dpe"),
+    (RuntimeError("Caught OSError in DataLoader worker process 1.\nOriginal Traceback (most recent call last):\n"
+                  '  File "x.py", line 3, in f\n    img = load(p)\nOSError: image file is truncated\n'), 1,
+     "error: RuntimeError: Caught OSError in DataLoader worker process 1. OSError: image file is truncated (rerun"),
 ])
 def test_every_exception_is_one_line(exc, code, fragment, capsys):
     @rc.command
