@@ -72,6 +72,9 @@ $(VENV)/.stamp-pkg-%: $(ENV_STAMP) %/pyproject.toml
 	touch $@
 
 ##@ Data
+# Subprojects append to MINI_DATA_TARGETS the stamps of mini datasets they generate themselves (dero's mini COCO);
+# mini-data depends on them once every project.mk is included (end of this file).
+MINI_DATA_TARGETS := $(MINI_DATA)/.complete
 .PHONY: mini-data
 mini-data: $(MINI_DATA)/.complete ## Generate the offline mini datasets (real on-disk formats) into $(DATA)/mini
 
@@ -144,3 +147,5 @@ help: ## List every target
 	@echo "Variables: DATA=$(DATA) RUNS=$(RUNS) MINI=$(MINI) NPROC=$(NPROC) SEED=$(SEED)"
 
 include $(wildcard */project.mk)
+
+mini-data: $(MINI_DATA_TARGETS)
