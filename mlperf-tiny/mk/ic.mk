@@ -28,13 +28,13 @@ $(IC_RUN)/trainedResnet.h5: | $(IC_DATA_STAMP)
 	$(PY) -m mlperf_tiny.image_classification.train --data_dir $(IC_DATA) --out_dir $(IC_RUN) --epochs $(IC_EPOCHS) --seed $(SEED) $(IC_ARGS)
 
 $(IC_RUN)/keras_float_metrics.json: $(IC_RUN)/trainedResnet.h5
-	$(PY) -m mlperf_tiny.image_classification.test --model_path $< --data_dir $(IC_DATA)
+	$(PY) -m mlperf_tiny.image_classification.test --model_path $< --data_dir $(IC_DATA) --out_dir $(IC_RUN)
 
 $(IC_RUN)/trainedResnet_quant.tflite: $(IC_RUN)/trainedResnet.h5
 	$(PY) -m mlperf_tiny.image_classification.model_converter --model_path $< --data_dir $(IC_DATA)
 
 $(IC_RUN)/tflite_int8_metrics.json: $(IC_RUN)/trainedResnet_quant.tflite
-	$(PY) -m mlperf_tiny.image_classification.tflite_test --model_path $(IC_RUN)/trainedResnet.h5 --data_dir $(IC_DATA) --no_progress
+	$(PY) -m mlperf_tiny.image_classification.tflite_test --model_path $(IC_RUN)/trainedResnet.h5 --data_dir $(IC_DATA) --out_dir $(IC_RUN) --no_progress
 
 $(IC_RUN)/y_labels.csv: | $(IC_DATA_STAMP)
 	$(PY) -m mlperf_tiny.image_classification.perf_samples_loader --data_dir $(IC_DATA) --out_dir $(IC_RUN)/perf_samples

@@ -35,9 +35,9 @@ $(KWS_DIR)/kws_ref_model.tflite: $(KWS_DIR)/kws_ref_model.h5
 
 # Order-only on the float stage: both merge into metrics.json (read-modify-write), so never run them in parallel (-j).
 $(KWS_DIR)/int8_test_metrics.json: $(KWS_DIR)/kws_ref_model.tflite | $(KWS_DIR)/float_test_metrics.json
-	$(PY) -m mlperf_tiny.keyword_spotting.eval_quantized_model $(KWS_ARGS) --target_set test
+	$(PY) -m mlperf_tiny.keyword_spotting.eval_quantized_model $(KWS_ARGS) --target_set test --out_dir $(KWS_DIR)
 
 $(KWS_DIR)/float_test_metrics.json: $(KWS_DIR)/kws_ref_model.h5
-	$(PY) -m mlperf_tiny.keyword_spotting.evaluate $(KWS_ARGS) --target_set test
+	$(PY) -m mlperf_tiny.keyword_spotting.evaluate $(KWS_ARGS) --target_set test --out_dir $(KWS_DIR)
 
 DEMO_TARGETS += mlperf-kws

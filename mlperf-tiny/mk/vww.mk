@@ -34,6 +34,6 @@ $(VWW_RUN)/vww_96_int8.tflite: $(VWW_RUN)/vww_96.h5
 	$(PY) -m mlperf_tiny.visual_wake_words.convert_vww $< --data_dir $(VWW_DATA)
 
 $(VWW_RUN)/tflite_int8_metrics.json: $(VWW_RUN)/vww_96_int8.tflite
-	$(PY) -m mlperf_tiny.visual_wake_words.test_vww $(VWW_RUN)/vww_96.h5 --data_dir $(VWW_DATA) --no_progress
+	$(PY) -m mlperf_tiny.visual_wake_words.test_vww $(VWW_RUN)/vww_96.h5 --data_dir $(VWW_DATA) --out_dir $(VWW_RUN) --no_progress
 
 DEMO_TARGETS += mlperf-vww

@@ -1,12 +1,12 @@
 """``make bench-mlperf``: training samples/s of the four reference models and the KWS epoch time with cached vs
 per-epoch MFCC, printed as tables (figures, not tests)."""
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
-import argparse
 import time
 
 import numpy as np
+import run_contract as rc
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 # name -> (registry name, input shape, number of outputs or None for the autoencoder, batch size of the recipe)
 MODELS = {
@@ -18,10 +18,13 @@ MODELS = {
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="MLPerf Tiny training-throughput benchmark", add_help=add_help)
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps per model (after 3 warm-up)")
+    parser = rc.ArgumentParser(description="MLPerf Tiny training-throughput benchmark", add_help=add_help,
+                               allow_abbrev=False)
+    parser.add_argument("--steps", type=rc.positive_int, default=20,
+                        help="timed training steps per model (after 3 warm-up)")
     parser.add_argument("--kws_data_dir", default="data/mini", help="Speech Commands dir for the MFCC timing")
-    parser.add_argument("--kws_epochs", type=int, default=2, help="epochs timed for cached vs per-epoch MFCC")
+    parser.add_argument("--kws_epochs", type=rc.positive_int, default=2,
+                        help="epochs timed for cached vs per-epoch MFCC")
     return parser
 
 
@@ -62,8 +65,12 @@ def kws_epoch_times(data_dir, epochs, cache):
     return times
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
+    from mlperf_tiny.keyword_spotting import get_dataset
+
+    get_dataset.resolve_data_source(args.kws_data_dir)  # a missing data folder is reported before the timings
     rows = []
     for label, (name, shape, classes, batch) in MODELS.items():
         rate = training_throughput(name, shape, classes, batch, args.steps)
@@ -76,8 +83,8 @@ def main(argv=None):
     print(f"\nKWS epoch time on {args.kws_data_dir} (s, epochs 1..{args.kws_epochs})")
     print(f"{'MFCC cached':<24} " + " ".join(f"{t:7.1f}" for t in cached))
     print(f"{'MFCC every epoch (v0.5)':<24} " + " ".join(f"{t:7.1f}" for t in per_epoch))
-    return rows, cached, per_epoch
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -8,7 +8,6 @@ download resumes with an HTTP Range request), checked against the published sha2
 ``<data_dir>/<dataset folder>``. A ``.complete`` stamp in the target folder makes the second call a no-op.
 """
 
-import argparse
 import hashlib
 import sys
 import tarfile
@@ -17,6 +16,8 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import run_contract as rc
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ DATASETS = {
 }
 
 
-class DownloadError(RuntimeError):
+class DownloadError(rc.RunFailed):
     """A download failed (offline, bad checksum, ...); the message says what to do."""
 
 
@@ -187,7 +188,7 @@ def fetch(remote, download_dir, dataset, progress=True, timeout=30):
                     f"download of {remote.url} interrupted ({err}); run the same command again to resume"
                 ) from err
     verify_checksum(part, remote)
-    part.rename(final)
+    part.replace(final)
     return final
 
 
@@ -195,18 +196,22 @@ def extract(archive, dest_dir):
     """Unpack a .tar.gz or .zip archive into ``dest_dir`` (paths outside it are refused)."""
     archive, dest_dir = Path(archive), Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest_dir, filter="data")
-    elif archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as zf:
-            root = dest_dir.resolve()
-            for member in zf.namelist():
-                if not (dest_dir / member).resolve().is_relative_to(root):
-                    raise DownloadError(f"{archive}: refusing to extract {member!r} outside {dest_dir}")
-            zf.extractall(dest_dir)
-    else:
-        raise ValueError(f"unknown archive type: {archive}")
+    try:
+        if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(dest_dir, filter="data")
+        elif archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as zf:
+                root = dest_dir.resolve()
+                for member in zf.namelist():
+                    if not (dest_dir / member).resolve().is_relative_to(root):
+                        raise DownloadError(f"{archive}: refusing to extract {member!r} outside {dest_dir}")
+                zf.extractall(dest_dir)
+        else:
+            raise rc.bad_file(archive, "unknown archive type (expected .tar.gz, .tgz, .tar or .zip)")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
+        raise rc.bad_file(archive, f"truncated or corrupt archive ({err})", "delete it and run the download again") \
+            from None
 
 
 def download_dataset(name, data_dir, progress=True, keep_archives=True):
@@ -224,27 +229,26 @@ def download_dataset(name, data_dir, progress=True, keep_archives=True):
         extract(archive, data_dir / extract_to)
         if not keep_archives:
             archive.unlink()
-    stamp.touch()
+    rc.write_text(stamp, "")
     return data_dir
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Download an MLPerf Tiny dataset", add_help=add_help)
+    parser = rc.ArgumentParser(description="Download an MLPerf Tiny dataset", add_help=add_help, allow_abbrev=False)
     parser.add_argument("dataset", choices=sorted(DATASETS), help="dataset to fetch")
     parser.add_argument("--data_dir", default="data", help="root folder; archives go to <data_dir>/downloads")
     parser.add_argument("--delete_archives", action="store_true", help="delete each archive once extracted")
     return parser
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        download_dataset(args.dataset, args.data_dir, keep_archives=not args.delete_archives)
-    except DownloadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    rc.check(not Path(args.data_dir).exists() or Path(args.data_dir).is_dir(),
+             f"--data_dir {args.data_dir} is a file, not a folder")
+    download_dataset(args.dataset, args.data_dir, keep_archives=not args.delete_archives)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

@@ -20,8 +20,6 @@ reconstruction error over its windows and reports the AUC as v0.5's ``eval_funct
 (plus sklearn's). The readers (``read_labels``, ``iter_stimuli``, ``load_stimuli``) are public: trecx reuses them.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 import csv
 import json
 from dataclasses import dataclass
@@ -29,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import run_contract as rc
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 LABELS_FILE = "y_labels.csv"
 TASKS = ("kws", "ic", "vww", "ad")

@@ -143,7 +143,9 @@ def plot_roc_curves(y_pred, labels, class_names, png_path, title="ROC (EEMBC thr
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(png_path, dpi=120)
+    from mlperf_tiny.run_utils import save_figure
+
+    save_figure(fig, png_path)
     plt.close(fig)
     return png_path
 

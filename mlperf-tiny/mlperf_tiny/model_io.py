@@ -19,13 +19,13 @@ MLPerf Tiny task an input shape belongs to (KWS 49x10x1, IC 32x32x3, VWW 96x96x3
 ``check_model_task`` refuses a model of another task before any work is done.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import run_contract as rc
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 # Input shapes (without the batch axis) of each task's models; the first is the reference model's.
 TASK_INPUT_SHAPES = {
@@ -112,8 +112,6 @@ def _short(err):
 
 
 def _load_keras(path, kind, hint):
-    import tensorflow as tf
-
     if kind == "keras_h5":
         import h5py
 
@@ -125,6 +123,8 @@ def _load_keras(path, kind, hint):
         if not has_config:
             raise rc.bad_file(path, "holds weights only, not a whole Keras model (no model_config); load it "
                                     "into a registry model with model.load_weights", hint)
+    import tensorflow as tf
+
     try:
         model = tf.keras.models.load_model(str(path), compile=False)
     except Exception as err:  # noqa: BLE001 (Keras raises many types for a broken file)

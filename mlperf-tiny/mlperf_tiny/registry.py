@@ -69,6 +69,16 @@ def list_models(pattern="*"):
     return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
 
 
+def model_name(text):
+    """argparse type: a registered model name; an unknown one is refused with the closest names suggested."""
+    import run_contract as rc
+
+    return rc.name_in(list_models())(text)
+
+
+model_name.__name__ = "model"
+
+
 def get_model_builder(name):
     _load_all()
     if name not in _MODELS:

@@ -43,10 +43,10 @@ def convert_to_tflite(model, representative_samples=None, int8=True, int8_io=Tru
 
 
 def save_tflite(flatbuffer, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(flatbuffer)
-    return path
+    """Write a flatbuffer atomically (temporary name, then rename): a failed write keeps the previous file."""
+    import run_contract as rc
+
+    return rc.write_bytes(path, flatbuffer)
 
 
 def make_interpreter(model_content=None, model_path=None):
@@ -67,14 +67,15 @@ def quantize_input(x, scale, zero_point, dtype, faithful_cast=False):
     """Float -> integer input tensor.
 
     faithful_cast=True reproduces the KWS reference ``eval_quantized_model.py``: ``x / scale + zp`` cast
-    straight to int8 with no rounding or clipping, so out-of-range values wrap around. The default rounds to
-    nearest and clips to the dtype range, as the TFLite runtime's own quantize op does.
+    straight to int8 with no rounding or clipping, so out-of-range values wrap around. The default is TFLite's own
+    quantize op: ``round(x / scale) + zp`` in float32, halves rounded away from zero, clipped to the dtype range.
     """
-    q = np.asarray(x, dtype=np.float32) / scale + zero_point
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
     if faithful_cast:
-        return q.astype(dtype)
+        return (scaled + zero_point).astype(dtype)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
     info = np.iinfo(dtype)
-    return np.clip(np.round(q), info.min, info.max).astype(dtype)
+    return np.clip(rounded + zero_point, info.min, info.max).astype(dtype)
 
 
 class TFLiteModel:

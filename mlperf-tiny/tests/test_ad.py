@@ -10,7 +10,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _audio_fixtures  # noqa: E402
-
 from mlperf_tiny.anomaly_detection import common, keras_model  # noqa: E402
 from mlperf_tiny.counting import count_macs, count_params  # noqa: E402
 
@@ -67,8 +66,9 @@ def test_bn_folding_v05_drops_the_dense_bias_and_the_fix_keeps_it():
 def test_missing_dev_directory_error(tmp_path):
     train = importlib.import_module("mlperf_tiny.anomaly_detection.00_train")
     with pytest.raises(common.DatasetLayoutError, match="mlperf-ad-data") as err:
-        train.main(["--dev_directory", str(tmp_path / "nowhere"), "--model_directory", str(tmp_path / "m")])
+        train.main.__wrapped__(["--dev_directory", str(tmp_path / "nowhere"), "--model_directory", str(tmp_path / "m")])
     assert "normal_id_XX" in str(err.value)
+    assert not (tmp_path / "m").exists()  # nothing written before the data was checked
 
 
 def test_corrupt_wav_is_reported_with_its_path(tmp_path):
@@ -91,11 +91,14 @@ def ad_run(tmp_path_factory):
             "--result_directory", str(tmp_path / "run"), "--mini"]
     stage = {name: importlib.import_module(f"mlperf_tiny.anomaly_detection.{name}")
              for name in ("00_train", "01_test", "02_convert", "03_tflite_test")}
-    stage["00_train"].main([*args, "--epochs", str(AD_EPOCHS), "--batch_size", "64"])
-    floating = stage["01_test"].main(args)["ToyCar"]
-    conversion = stage["02_convert"].main(args)["ToyCar"]
-    tflite = stage["03_tflite_test"].main(args)
-    return tmp_path / "run", floating, conversion, tflite
+    assert stage["00_train"].main([*args, "--epochs", str(AD_EPOCHS), "--batch_size", "64"]) == 0
+    assert stage["01_test"].main(args) == 0
+    assert stage["02_convert"].main(args) == 0
+    assert stage["03_tflite_test"].main(args) == 0
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    conversion = json.loads((run / "convert.json").read_text())["ToyCar"]
+    return run, metrics["float_ToyCar"], conversion, metrics
 
 
 def test_end_to_end_cli_run(ad_run):

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-
 from mlperf_tiny import counting, registry, run_utils, tflite_utils
 
 

@@ -108,9 +108,10 @@ def ic_run(mini_data_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("ic_run")
     model_path = str(run / train.MODEL_FILE_NAME)
     assert train.main(["--data_dir", data_dir, "--out_dir", str(run), "--epochs", str(E2E_EPOCHS), "--verbose", "0"]) == 0
-    assert test.main(["--model_path", model_path, "--data_dir", data_dir]) == 0
+    assert test.main(["--model_path", model_path, "--data_dir", data_dir, "--out_dir", str(run)]) == 0
     assert model_converter.main(["--model_path", model_path, "--data_dir", data_dir]) == 0
-    assert tflite_test.main(["--model_path", model_path, "--data_dir", data_dir, "--no_progress"]) == 0
+    assert tflite_test.main(["--model_path", model_path, "--data_dir", data_dir, "--no_progress",
+                             "--out_dir", str(run)]) == 0
     return run
 
 
@@ -156,7 +157,8 @@ def test_mini_schedule_reaches_the_sanity_target(mini_data_dir, tmp_path):
     model_path = str(tmp_path / train.MODEL_FILE_NAME)
     assert train.main(["--data_dir", data_dir, "--out_dir", str(tmp_path), "--epochs", "35", "--verbose", "0"]) == 0
     assert model_converter.main(["--model_path", model_path, "--data_dir", data_dir]) == 0
-    assert tflite_test.main(["--model_path", model_path, "--data_dir", data_dir, "--no_progress"]) == 0
+    assert tflite_test.main(["--model_path", model_path, "--data_dir", data_dir, "--no_progress",
+                             "--out_dir", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["tflite_float"]["accuracy"] >= 80.0
     assert metrics["tflite_int8"]["accuracy"] >= 80.0

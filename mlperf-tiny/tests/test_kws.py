@@ -9,7 +9,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _audio_fixtures  # noqa: E402
-
 from mlperf_tiny.counting import count_macs, count_params  # noqa: E402
 from mlperf_tiny.keyword_spotting import get_dataset, keras_model, kws_util  # noqa: E402
 
@@ -139,11 +138,12 @@ def _cli_run(data_dir, out, epochs, extra=()):
 
     common = ["--data_dir", str(data_dir), "--saved_model_path", str(out / "kws_ref_model.h5"),
               "--tfl_file_name", str(out / "kws_ref_model.tflite"), "--batch_size", "16", "--mini", *extra]
-    train_metrics = train.main([*common, "--epochs", str(epochs)])
-    quantize.main(common)
-    int8 = eval_quantized_model.main(common)
-    floating = evaluate.main(common)
-    return out, train_metrics, floating, int8
+    assert train.main([*common, "--epochs", str(epochs)]) == 0
+    assert quantize.main(common) == 0
+    assert eval_quantized_model.main([*common, "--out_dir", str(out)]) == 0
+    assert evaluate.main([*common, "--out_dir", str(out)]) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    return out, summary, summary["float_test"], summary["int8_test"]
 
 
 # A short run of the demo recipe (batch 16) on the whole mini data: enough for DS-CNN to learn the keywords
@@ -184,7 +184,6 @@ def test_end_to_end_cli_run(trained_kws_run):
 def _int8_float_agreement(out, data_dir):
     """(fraction of mini test clips where the int8 and float argmax agree, the TFLite model)."""
     import tensorflow as tf
-
     from mlperf_tiny.tflite_utils import TFLiteModel
 
     tflite = TFLiteModel(model_path=out / "kws_ref_model.tflite")  # input rounded+clipped, as TFLite's quantize op

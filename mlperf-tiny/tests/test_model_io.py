@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import run_contract as rc
-
 from mlperf_tiny import model_io, tflite_utils
 
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import run_contract as rc
 from _image_fixtures import write_tiny_vww
 from mlperf_tiny.visual_wake_words import convert_vww, test_vww, train_vww
 from mlperf_tiny.visual_wake_words.train_vww import DatasetError, check_vww_dir, stage_bounds
@@ -85,7 +86,7 @@ def test_train_calibration_avoids_the_validation_files(tmp_path):
     files = convert_vww.calibration_files(tmp_path, ("person", "non_person"), 3, calibrate_on="train")
     assert [(p.parent.name, p.name) for p in files] == [
         (c, f"{i:04d}.jpg") for c in ("person", "non_person") for i in (2, 10, 19)]
-    with pytest.raises(ValueError, match="fewer than --num_calibration_images 30"):
+    with pytest.raises(rc.UsageError, match="fewer than --num_calibration_images 30"):
         convert_vww.calibration_files(tmp_path, ("person",), 30, calibrate_on="train")
 
 
@@ -123,7 +124,7 @@ def vww_run(mini_data_dir, tmp_path_factory):
     assert train_vww.main(["--data_dir", data_dir, "--out_dir", str(run), "--epochs_per_stage", "6", "3", "3",
                            "--batch_size", "8", "--seed", "0", "--verbose", "0"]) == 0
     assert convert_vww.main([model_path, "--data_dir", data_dir]) == 0
-    assert test_vww.main([model_path, "--data_dir", data_dir, "--no_progress"]) == 0
+    assert test_vww.main([model_path, "--data_dir", data_dir, "--no_progress", "--out_dir", str(run)]) == 0
     return run
 
 

@@ -12,10 +12,11 @@ uses every 5th training *vector* (``--calibration_stride``; about 274k vectors o
 reference set). v0.5's weights-only and non-micro int8 variants are not written.
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from pathlib import Path
 
+import run_contract as rc
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 from mlperf_tiny.anomaly_detection import common
 
 CALIBRATION_STRIDE = 5  # every 5th training vector
@@ -23,7 +24,7 @@ CALIBRATION_STRIDE = 5  # every 5th training vector
 
 def get_args_parser(add_help=True):
     parser = common.command_line_chk("convert the AD autoencoders to TFLite (02_convert.py)")
-    parser.add_argument("--calibration_stride", type=int, default=CALIBRATION_STRIDE,
+    parser.add_argument("--calibration_stride", type=rc.positive_int, default=CALIBRATION_STRIDE,
                         help="calibrate on every N-th training vector (v0.5: 5)")
     parser.add_argument("--keep_dense_bias", action="store_true",
                         help="fix: fold BN exactly, keeping the Dense bias (v0.5 drops it: the TFLite model then "
@@ -80,23 +81,32 @@ def _emit_dense(pending, x):
     return y
 
 
+IDENTITY = ("model_directory", "dev_directory", "machine_type", "calibration_stride", "keep_dense_bias",
+            "per_channel_dense", "feature")
+
+
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
     import numpy as np
 
-    from mlperf_tiny.anomaly_detection import keras_model
-    from mlperf_tiny.run_utils import write_json
+    from mlperf_tiny import model_io
+    from mlperf_tiny.run_utils import claim_eval_dir
     from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
 
     param = common.resolve_config(args)
     model_dir = Path(param["model_directory"])
+    machine_dirs = common.select_dirs(param, machine_type=args.machine_type)
+    hint = "train one first (python -m mlperf_tiny.anomaly_detection.00_train, or `make mlperf-ad`)"
+    models = {d.name: model_io.check_model_task(model_io.load_model(model_dir / f"model_{d.name}.hdf5", hint), "ad")
+              for d in machine_dirs}
+    claim_eval_dir(model_dir, "convert", {**vars(args), "model_directory": str(model_dir),
+                                          "dev_directory": str(param["dev_directory"]), "feature": param["feature"]},
+                   IDENTITY, args.overwrite)
     outputs = {}
-    for machine_dir in common.select_dirs(param, machine_type=args.machine_type):
+    for machine_dir in machine_dirs:
         machine = machine_dir.name
-        model_file = model_dir / f"model_{machine}.hdf5"
-        if not model_file.exists():
-            raise FileNotFoundError(f"no trained model {model_file}: run 00_train.py first")
-        folded = fold_batchnorm(keras_model.load_model(str(model_file)), keep_dense_bias=args.keep_dense_bias)
+        folded = fold_batchnorm(models[machine].keras_model, keep_dense_bias=args.keep_dense_bias)
         cache = model_dir / f"features_{machine}_train.npy"
         if cache.exists():
             vectors = np.load(cache)
@@ -106,18 +116,18 @@ def main(argv=None):
         calibration = vectors[:: args.calibration_stride]
         print(f"{machine}: calibrating on {len(calibration)} vectors")
         float_path = save_tflite(convert_to_tflite(folded, int8=False), model_dir / f"model_{machine}.tflite")
-        # The int8 file is make's "conversion done" marker: written under a temporary name, then renamed.
-        int8_path = model_dir / f"model_{machine}_quant_fullint_micro_intio.tflite"
-        save_tflite(convert_to_tflite(folded, representative_samples=list(calibration),
-                                      per_tensor_dense=not args.per_channel_dense),
-                    int8_path.with_name(f"{int8_path.stem}.tmp.tflite")).replace(int8_path)
+        # The int8 file is make's "conversion done" marker: written last, atomically.
+        int8_path = save_tflite(convert_to_tflite(folded, representative_samples=list(calibration),
+                                                  per_tensor_dense=not args.per_channel_dense),
+                                model_dir / f"model_{machine}_quant_fullint_micro_intio.tflite")
         outputs[machine] = {"float": str(float_path), "int8": str(int8_path),
                             "float_bytes": float_path.stat().st_size, "int8_bytes": int8_path.stat().st_size,
-                            "calibration_vectors": len(calibration)}
+                            "calibration_vectors": len(calibration), "keep_dense_bias": args.keep_dense_bias,
+                            "per_channel_dense": args.per_channel_dense}
         print(f"wrote {float_path} and {int8_path} ({outputs[machine]['int8_bytes']} bytes)")
-    write_json(model_dir / "convert.json", outputs)
-    return outputs
+    rc.write_json(model_dir / "convert.json", outputs)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 from mlperf_tiny.anomaly_detection import common
 
@@ -19,16 +20,19 @@ def score_machine(machine_dir, param, predict, tag, result_dir, mini=False):
     from mlperf_tiny import eval_functions_eembc as eembc
 
     result_dir = Path(result_dir)
-    result_dir.mkdir(parents=True, exist_ok=True)
     per_id, curves = {}, {}
-    for id_name in common.get_machine_id_list_for_test(machine_dir):
+    ids = common.get_machine_id_list_for_test(machine_dir)
+    if not ids:
+        raise common.DatasetLayoutError(f"no test clips named *_id_XX_*.wav in {Path(machine_dir) / 'test'}. "
+                                        f"{common.LAYOUT_HELP}")
+    for id_name in ids:
         files, labels = common.test_file_list_generator(machine_dir, id_name)
         scores = np.zeros(len(files))
         for i, path in enumerate(files):
             vectors = common.file_to_vector_array(path, **common.feature_kwargs(param))
             reconstruction = np.asarray(predict(vectors))
             scores[i] = np.mean(np.square(vectors - reconstruction))
-        with open(result_dir / f"anomaly_score_{tag}_{id_name}.csv", "w", newline="") as f:
+        with rc.atomic_open(result_dir / f"anomaly_score_{tag}_{id_name}.csv", "w", newline="") as f:
             csv.writer(f).writerows([[Path(p).name, s] for p, s in zip(files, scores)])
         auc = metrics.roc_auc_score(labels, scores)
         fpr, tpr, _ = metrics.roc_curve(labels, scores)
@@ -53,7 +57,7 @@ def write_results(results, result_dir, tag, mini=False):
     from mlperf_tiny.run_utils import METRICS_JSON, plot_roc, read_json, write_json
 
     result_dir = Path(result_dir)
-    with open(result_dir / f"result_{tag}.csv", "w", newline="") as f:
+    with rc.atomic_open(result_dir / f"result_{tag}.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "AUC", "pAUC"])
         for id_name, m in results["per_id"].items():
@@ -67,3 +71,20 @@ def write_results(results, result_dir, tag, mini=False):
     summary[tag] = metrics
     write_json(result_dir / METRICS_JSON, summary)
     return metrics
+
+
+def score_eembc(model, data_dir, tag, result_dir, mini=False):
+    """Score an EEMBC folder (ad01: log-mel windows per file) with a ``model_io`` model; <tag>_metrics.json."""
+    from mlperf_tiny import eembc
+    from mlperf_tiny.run_utils import METRICS_JSON, read_json, write_json
+
+    stimuli = eembc.load_stimuli(data_dir, "ad")
+    result = eembc.evaluate(model, stimuli)
+    result["dataset"] = "mini" if mini else "eembc_ad01"
+    result_dir = Path(result_dir)
+    write_json(result_dir / f"{tag}_metrics.json", result)
+    summary = read_json(result_dir / METRICS_JSON) if (result_dir / METRICS_JSON).exists() else {}
+    summary[tag] = result
+    write_json(result_dir / METRICS_JSON, summary)
+    print(eembc.summary_line(result))
+    return result

@@ -7,7 +7,6 @@ keeps frames 50..249 only and stacks 5 consecutive frames: 196 vectors of 640 va
 Nothing happens at import (v0.5 set up file logging here).
 """
 
-import argparse
 import glob
 import itertools
 import os
@@ -17,6 +16,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 DEFAULT_CONFIG = Path(__file__).with_name("baseline.yaml")
 FIRST_FRAME, LAST_FRAME = 50, 250  # the MLPerf port keeps frames [50, 250) of each clip
@@ -29,7 +29,7 @@ LAYOUT_HELP = (
 )
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(rc.UsageError, FileNotFoundError):
     """The dev directory is missing or not in the DCASE layout; the message says what is expected."""
 
 
@@ -42,7 +42,7 @@ def yaml_load(path=DEFAULT_CONFIG):
 
 def command_line_chk(parser_description="AD script"):
     """v0.5 mode flags (-d/--dev, -e/--eval) plus our overrides; returns the parser."""
-    parser = argparse.ArgumentParser(description=parser_description)
+    parser = rc.ArgumentParser(description=parser_description, allow_abbrev=False)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("-d", "--dev", action="store_true", help="development mode (default)")
     mode.add_argument("-e", "--eval", action="store_true", help="evaluation mode")
@@ -53,13 +53,29 @@ def command_line_chk(parser_description="AD script"):
     parser.add_argument("--result_directory", default=None, help="overrides result_directory of the config")
     parser.add_argument("--machine_type", default=None, help="only this machine type (default: every folder "
                         "of dev_directory that has a train/ subfolder)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for python/numpy/TF")
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0, help="seed for python/numpy/TF")
     parser.add_argument("--mini", action="store_true", help="label metrics and plots as mini-data results")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of another run (other model, data or settings) in the output "
+                             "directory instead of refusing")
     return parser
 
 
+CONFIG_KEYS = ("dev_directory", "eval_directory", "model_directory", "result_directory", "max_fpr", "feature", "fit")
+
+
 def resolve_config(args):
-    param = yaml_load(args.config)
+    """baseline.yaml with the command-line overrides; a missing or malformed file is one line naming it."""
+    import yaml
+
+    path = rc.require_file(args.config, "AD config (baseline.yaml)")
+    try:
+        param = yaml_load(path)
+    except yaml.YAMLError as err:
+        raise rc.bad_file(path, f"not valid YAML ({' '.join(str(err).split())[:120]})") from None
+    missing = [key for key in CONFIG_KEYS if not isinstance(param, dict) or key not in param]
+    if missing:
+        raise rc.bad_file(path, f"lacks {', '.join(missing)} (see mlperf_tiny/anomaly_detection/baseline.yaml)")
     for key in ("dev_directory", "eval_directory", "model_directory", "result_directory"):
         if getattr(args, key, None):
             param[key] = getattr(args, key)
@@ -70,18 +86,24 @@ def is_mini(args, param):
     return bool(getattr(args, "mini", False)) or "mini" in Path(param["dev_directory"]).parts
 
 
-def select_dirs(param, mode=True, machine_type=None):
-    """Machine-type folders of the dev (mode=True) or eval directory."""
+def select_dirs(param, mode=True, machine_type=None, split="train"):
+    """Machine-type folders of the dev (mode=True) or eval directory that hold ``split`` (train or test): the
+    test scripts need only ``<machine>/test/``."""
     base = Path(param["dev_directory"] if mode else param["eval_directory"])
     if not base.is_dir():
         raise DatasetLayoutError(f"data directory {base} does not exist. {LAYOUT_HELP}")
-    dirs = sorted(p for p in base.iterdir() if (p / "train").is_dir())
+    dirs = sorted(p for p in base.iterdir() if (p / split).is_dir())
     if machine_type is not None:
         dirs = [p for p in dirs if p.name == machine_type]
     if not dirs:
-        raise DatasetLayoutError(f"no <machine_type>/train/ folder in {base}"
+        raise DatasetLayoutError(f"no <machine_type>/{split}/ folder in {base}"
                                  f"{' named ' + machine_type if machine_type else ''}. {LAYOUT_HELP}")
     return dirs
+
+
+def is_eembc_dir(param, mode=True):
+    """Whether the dev (or eval) directory is an EEMBC folder (``y_labels.csv`` + ``.bin`` windows, e.g. ad01)."""
+    return (Path(param["dev_directory"] if mode else param["eval_directory"]) / "y_labels.csv").is_file()
 
 
 # ------------------------------------------------------------------------------------------------ audio

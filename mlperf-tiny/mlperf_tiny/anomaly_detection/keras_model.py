@@ -3,7 +3,6 @@ ReLU] -> 4x[Dense128, BN, ReLU] -> Dense640 (linear). 269,992 Keras params, 264,
 (conv/dense multiply-adds: 640x128 + 6 x 128x128 + 2 x 128x8 + 128x640)."""
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
 
 INPUT_DIM = 640  # 128 mels x 5 frames

@@ -14,16 +14,15 @@ Writes into ``--out_dir``: ``trainedResnet.h5`` (final model), ``args.json``, ``
 ``metrics.json``, ``last.weights.h5`` (resume point: rerunning the same command continues), ``training_curves.png``.
 """
 
-import argparse
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.registry import model_name
 from mlperf_tiny.run_utils import distribute_strategy  # also reached as train.distribute_strategy (trecx)
-from mlperf_tiny.run_utils import run_cli
 
 EPOCHS = 500
 BATCH_SIZE = 32
@@ -38,7 +37,7 @@ CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches
 DOWNLOAD_TARGET = "mlperf-ic-data"
 
 
-class DatasetError(RuntimeError):
+class DatasetError(rc.UsageError):
     """The dataset directory is missing, laid out wrongly or holds a corrupt file; the message says what to do."""
 
 
@@ -80,6 +79,31 @@ def _to_images(flat, negatives):
     images = flat.reshape((len(flat), 3, 32, 32))  # the pickles store planes: R (1024), G, B
     # negatives=True keeps NCHW, as the reference's option does.
     return images if negatives else np.moveaxis(images, 1, 3)
+
+
+CIFAR10_CLASSES = (b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck")
+
+
+def load_cifar_10_test(data_dir):
+    """(test images uint8 NHWC, one-hot labels, label names, file names) from ``test_batch`` alone
+    (``batches.meta`` is optional): what the evaluation scripts need, so they run with only the test split."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise layout_error(data_dir, f"data directory {data_dir} does not exist")
+    if not (data_dir / "test_batch").is_file():
+        raise layout_error(data_dir, f"{data_dir} lacks test_batch")
+    label_names = np.array(CIFAR10_CLASSES)
+    if (data_dir / "batches.meta").is_file():
+        meta = unpickle(data_dir / "batches.meta")
+        if not isinstance(meta, dict) or b"label_names" not in meta:
+            raise DatasetError(f"corrupt CIFAR-10 file {data_dir / 'batches.meta'}: no label_names")
+        label_names = np.array(meta[b"label_names"])
+    test_flat, test_filenames, test_labels = _batch_arrays(data_dir / "test_batch")
+    if not len(test_flat):
+        raise rc.RunFailed(f"{data_dir / 'test_batch'} holds no images: nothing to evaluate")
+    one_hot = np.eye(len(label_names), dtype=np.float32)
+    return (_to_images(test_flat, False), one_hot[np.asarray(test_labels, dtype=np.int64)], label_names,
+            test_filenames)
 
 
 def load_cifar_10_data(data_dir, negatives=False):
@@ -133,37 +157,45 @@ def dataset_label(data_dir, explicit=None):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Train ResNet-8 on CIFAR-10 (MLPerf Tiny v0.5 IC)",
-                                     add_help=add_help, allow_abbrev=False)
+    parser = rc.ArgumentParser(description="Train ResNet-8 on CIFAR-10 (MLPerf Tiny v0.5 IC)",
+                               add_help=add_help, allow_abbrev=False)
     parser.add_argument("--data_dir", default="cifar-10-batches-py", help="folder with the CIFAR-10 pickles")
     parser.add_argument("--out_dir", default="trained_models", help="run folder (model, args, metrics, plots)")
-    parser.add_argument("--model_architecture", default="resnet_v1_eembc", help="registry name of the model")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--batch_size", type=int, default=BATCH_SIZE)
-    parser.add_argument("--learning_rate", type=float, default=LEARNING_RATE, help="lr of epoch 0")
-    parser.add_argument("--lr_decay", type=float, default=LR_DECAY, help="lr multiplier per epoch")
+    parser.add_argument("--model_architecture", type=model_name, default="resnet_v1_eembc",
+                        help="registry name of the model")
+    parser.add_argument("--epochs", type=rc.positive_int, default=EPOCHS,
+                        help="epochs to train (not part of a run's identity: a larger value extends the run)")
+    parser.add_argument("--batch_size", type=rc.positive_int, default=BATCH_SIZE)
+    parser.add_argument("--learning_rate", type=rc.positive_float, default=LEARNING_RATE, help="lr of epoch 0")
+    parser.add_argument("--lr_decay", type=rc.float_range(0, 1, lo_open=True), default=LR_DECAY,
+                        help="lr multiplier per epoch")
     parser.add_argument("--holdout_validation", action="store_true",
                         help="fix: really hold out validation_split=0.2 of the training images (reference: unused)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--distribute", choices=("default", "mirrored"), default="default",
                         help="tf.distribute strategy (mirrored: every local GPU)")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini or cifar10)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
-def train(args):
-    import tensorflow as tf
+# Flags that never make two training runs different (--epochs extends a run).
+NOT_IDENTITY = ("epochs", "verbose", "distribute")
 
+
+def train(args):
     from mlperf_tiny import run_utils
     from mlperf_tiny.registry import get_model
 
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run_utils.set_seed(args.seed)
     train_data, _, train_labels, _, _, _, label_names = load_cifar_10_data(args.data_dir)
     dataset = dataset_label(args.data_dir, args.dataset_name)
-    run_utils.save_args({**vars(args), "dataset": dataset, "num_train_images": len(train_data)}, out_dir)
+    rc.claim_run_dir(out_dir, {**vars(args), "dataset": dataset, "num_train_images": len(train_data)},
+                     ignore=NOT_IDENTITY, overwrite=args.overwrite)
+    import tensorflow as tf
+
+    run_utils.set_seed(args.seed)
 
     strategy = distribute_strategy(args.distribute)
     with strategy.scope():
@@ -177,28 +209,28 @@ def train(args):
     datagen = make_datagen(VALIDATION_SPLIT if args.holdout_validation else 0.0)
     x = train_data.astype(np.float32)  # raw 0..255, as the reference
     flow_kwargs = dict(batch_size=args.batch_size, seed=args.seed)
+    callbacks = [tf.keras.callbacks.LearningRateScheduler(
+        lambda epoch: lr_schedule(epoch, args.learning_rate, args.lr_decay))]
     if args.holdout_validation:
         train_flow = datagen.flow(x, train_labels, subset="training", **flow_kwargs)
         val_flow = datagen.flow(x, train_labels, subset="validation", shuffle=False, **flow_kwargs)
+        val_data, val_steps, set_val_epoch = run_utils.keras_iterator_validation(val_flow, args.seed)
+        callbacks.append(set_val_epoch)
         monitor = "val_accuracy"
     else:
         train_flow = datagen.flow(x, train_labels, **flow_kwargs)
-        val_flow, monitor = None, None
-
-    callbacks = [
-        tf.keras.callbacks.LearningRateScheduler(lambda epoch: lr_schedule(epoch, args.learning_rate, args.lr_decay)),
-        *run_utils.training_callbacks(out_dir, monitor=monitor, extra_metrics={"dataset": dataset},
-                                      total_epochs=args.epochs),
-    ]
+        val_data, val_steps, monitor = None, None, None
+    # Each epoch's order and augmentation depend on (seed, epoch) only: a resumed run sees the same batches.
+    train_batches, steps = run_utils.keras_iterator_batches(train_flow, args.seed, initial_epoch, args.epochs)
+    callbacks += run_utils.training_callbacks(out_dir, monitor=monitor, extra_metrics={"dataset": dataset},
+                                              total_epochs=args.epochs)
     if initial_epoch < args.epochs:
-        model.fit(train_flow, steps_per_epoch=len(train_flow), epochs=args.epochs, initial_epoch=initial_epoch,
-                  validation_data=val_flow, callbacks=callbacks, verbose=args.verbose)
+        model.fit(train_batches, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=initial_epoch,
+                  validation_data=val_data, validation_steps=val_steps, callbacks=callbacks, verbose=args.verbose)
     if monitor is not None and (out_dir / run_utils.BEST_WEIGHTS).exists():
         model.load_weights(str(out_dir / run_utils.BEST_WEIGHTS))
     # Written last and atomically, so the make target only exists once training is complete.
-    tmp_path = out_dir / (MODEL_FILE_NAME + ".tmp.h5")
-    model.save(str(tmp_path))
-    tmp_path.replace(out_dir / MODEL_FILE_NAME)
+    run_utils.save_model(model, out_dir / MODEL_FILE_NAME)
     history_csv = out_dir / run_utils.HISTORY_CSV
     if history_csv.exists():
         run_utils.plot_history(history_csv, out_dir / "training_curves.png",
@@ -206,10 +238,11 @@ def train(args):
     return out_dir / MODEL_FILE_NAME
 
 
+@rc.command
 def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    return run_cli(train, args, user_errors=(DatasetError,))
+    train(get_args_parser().parse_args(argv))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

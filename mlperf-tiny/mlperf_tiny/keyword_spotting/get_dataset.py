@@ -13,12 +13,14 @@ reference recomputed them every epoch (``--no-cache_features``), which gives the
 training augmentation is fixed at trace time (see ``preprocess_audio``).
 """
 
-import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
+import contextlib
 import os
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
+
+import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 
 SAMPLE_RATE = 16000
 WORDS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes"]
@@ -47,8 +49,29 @@ LAYOUT_HELP = (
 )
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(rc.UsageError, FileNotFoundError):
     """The data directory is missing or not laid out as Speech Commands; the message says what is expected."""
+
+
+CORRUPT_WAV = "corrupt or unsupported WAV file"
+
+
+@contextlib.contextmanager
+def data_errors():
+    """Report a corrupt WAV met inside a tf.data pipeline as one line naming it (TF wraps the reader's
+    ValueError, traceback text included, in an OpError)."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as err:
+        line = next((line for line in str(err.message).splitlines() if CORRUPT_WAV in line), None)
+        if line is None:
+            raise
+        from mlperf_tiny.run_utils import close_progress_bars
+
+        close_progress_bars()
+        raise rc.UsageError(line[line.index(CORRUPT_WAV):].strip()) from None
 
 
 # ----------------------------------------------------------------------------------------------- features
@@ -206,7 +229,7 @@ def read_wav(path):
             samples = samples.reshape(-1, channels)[:, 0]
         return samples
     except (wave.Error, EOFError, ValueError) as err:
-        raise ValueError(f"corrupt or unsupported WAV file {path}: {err}. Re-extract or delete it.") from err
+        raise ValueError(f"{CORRUPT_WAV} {path}: {err}. Re-extract or delete it.") from err
 
 
 def _label_of(word):
@@ -305,6 +328,30 @@ def resolve_data_source(data_dir, data_source="auto"):
     return data_source
 
 
+def raw_test_split(Flags):  # noqa: N803
+    """The raw test split alone: only ``speech_commands_test_set_v0.02/`` (or tfds' test split) is needed."""
+    data_dir = Path(os.path.expanduser(str(Flags.data_dir)))
+    if not data_dir.is_dir():
+        raise DatasetLayoutError(f"data directory {data_dir} does not exist. {LAYOUT_HELP}")
+    source = getattr(Flags, "data_source", "auto")
+    if source == "auto":
+        if (data_dir / TEST_DIR).is_dir():
+            source = "directory"
+        elif any((data_dir / "speech_commands").glob("*/dataset_info.json")):
+            source = "tfds"
+        else:
+            raise DatasetLayoutError(f"{data_dir} holds no {TEST_DIR}/ and no prepared tfds speech_commands. "
+                                     f"{LAYOUT_HELP}")
+    if source == "tfds":
+        import tensorflow_datasets as tfds
+
+        if not getattr(Flags, "download", False) and not (data_dir / "speech_commands").is_dir():
+            raise DatasetLayoutError(f"no prepared tfds speech_commands under {data_dir}. {LAYOUT_HELP}")
+        return tfds.load("speech_commands", split="test", data_dir=str(data_dir),
+                         download=getattr(Flags, "download", False))
+    return directory_dataset(data_dir, "test")[0]
+
+
 def raw_splits(Flags):  # noqa: N803 (v0.5 name)
     """{'train','test','validation'} -> tf.data of raw {'audio', 'label'} examples for the resolved source."""
     source = resolve_data_source(Flags.data_dir, getattr(Flags, "data_source", "auto"))
@@ -330,7 +377,15 @@ def make_calibration_indices(val_labels, per_class=CAL_SAMPLES_PER_CLASS, seed=C
 
 
 def read_calibration_indices(path):
-    return sorted(int(line) for line in Path(path).read_text().split())
+    """Sorted positions of a quant_cal_idxs.txt (one integer per line); a malformed file is one line naming it."""
+    path = rc.require_file(path, "calibration index list")
+    try:
+        indices = sorted(int(token) for token in path.read_text().split())
+    except ValueError as err:
+        raise rc.bad_file(path, f"not a list of integer positions ({err})") from None
+    if not indices or indices[0] < 0:
+        raise rc.bad_file(path, "holds no non-negative positions")
+    return indices
 
 
 def calibration_dataset(ds_val, cal_indices):
@@ -339,11 +394,16 @@ def calibration_dataset(ds_val, cal_indices):
 
     wanted = set(cal_indices)
     audio, labels = [], []
+    size = 0
     for position, example in enumerate(ds_val.as_numpy_iterator()):
+        size = position + 1
         if position in wanted:
             clip = example["audio"][:SAMPLE_RATE]
             audio.append(np.pad(clip, (0, SAMPLE_RATE - len(clip))))
             labels.append(example["label"])
+    if len(audio) != len(wanted):
+        raise rc.UsageError(f"calibration positions go up to {max(cal_indices)} but the validation split has {size} "
+                            f"clips: the index list belongs to another dataset")
     return tf.data.Dataset.from_tensor_slices({"audio": np.stack(audio), "label": np.asarray(labels)})
 
 
@@ -421,13 +481,24 @@ def get_training_data(Flags, get_waves=False, val_cal_subset=False, cal_indices=
 
 
 def get_eval_arrays(Flags, target_set="test"):  # noqa: N803
-    """(features, labels) numpy arrays of one set: test, val, train (unshuffled) or calibration."""
+    """(features, labels) numpy arrays of one set: test, val, train (unshuffled) or calibration.
+
+    The test set needs only the test split on disk (the test tarball, or tfds' test split)."""
+    if target_set == "test":
+        raw = raw_test_split(Flags)
+        if Flags.num_test_samples != -1:
+            raw = raw.take(Flags.num_test_samples)
+        with data_errors():
+            return features_of(Flags, raw)
     ds_train, ds_test, ds_val = get_training_data(Flags, val_cal_subset=target_set == "calibration")
     dataset = {"test": ds_test, "val": ds_val, "calibration": ds_val, "train": ds_train}[target_set]
     features, labels = [], []
-    for x, y in dataset.as_numpy_iterator():
-        features.append(x)
-        labels.append(y)
+    with data_errors():
+        for x, y in dataset.as_numpy_iterator():
+            features.append(x)
+            labels.append(y)
+    if not features:
+        raise rc.RunFailed(f"the {target_set} set is empty: nothing to evaluate")
     return np.concatenate(features), np.concatenate(labels)
 
 
@@ -444,5 +515,8 @@ def features_of(Flags, raw_dataset):  # noqa: N803
 
     eval_fn = get_preprocess_audio_func(prepare_model_settings(len(LABELS), Flags), is_training=False)
     dataset = raw_dataset.map(eval_fn, num_parallel_calls=tf.data.AUTOTUNE).map(convert_dataset).batch(256)
-    features, labels = zip(*dataset.as_numpy_iterator())
+    batches = list(dataset.as_numpy_iterator())
+    if not batches:
+        raise rc.RunFailed("no clips to compute features of: the split is empty")
+    features, labels = zip(*batches)
     return np.concatenate(features), np.concatenate(labels)

@@ -11,7 +11,6 @@ faithful model; ``dw_regularizer=True`` adds the L2 the reference meant to apply
 """
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-
 from mlperf_tiny.registry import register_model
 
 NUM_CLASSES = 12  # 10 keywords + _silence_ + _unknown_

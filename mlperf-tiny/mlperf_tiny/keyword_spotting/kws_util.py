@@ -9,6 +9,10 @@ after "added" are not in v0.5: they select the data source and switch on the fix
 import argparse
 import os
 
+import run_contract as rc
+
+from mlperf_tiny.registry import model_name
+
 
 def str2bool(value):
     if isinstance(value, bool):
@@ -20,37 +24,48 @@ def str2bool(value):
     raise argparse.ArgumentTypeError(f"expected True or False, got {value!r}")
 
 
+def sample_count(text):
+    """-1 (all) or a count >= 1 (0 would train or evaluate nothing)."""
+    value = rc.int_range(-1)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 is not -1 (all) or a count >= 1")
+    return value
+
+
+sample_count.__name__ = "sample count"
+
+
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="MLPerf Tiny keyword spotting (DS-CNN on Speech Commands)",
-                                     add_help=add_help)
+    parser = rc.ArgumentParser(description="MLPerf Tiny keyword spotting (DS-CNN on Speech Commands)",
+                               add_help=add_help, allow_abbrev=False)
     add = parser.add_argument
     add("--data_dir", type=str, default=os.path.join(os.path.expanduser("~"), "data"),
         help="tfds data_dir, or the folder holding the extracted speech_commands tarballs")
     add("--bg_path", type=str, default=None,
         help="folder whose _background_noise_/ is mixed into training clips (default: the working directory, "
              "as v0.5; tfds does not put the noise files there, so a default run trains without noise)")
-    add("--background_volume", type=float, default=0.1, help="unused, as in v0.5 (0.1 is hard-coded)")
-    add("--background_frequency", type=float, default=0.8, help="unused, as in v0.5 (0.8 is hard-coded)")
-    add("--silence_percentage", type=float, default=10.0, help="unused, as in v0.5")
-    add("--unknown_percentage", type=float, default=10.0, help="unused, as in v0.5")
-    add("--time_shift_ms", type=float, default=100.0, help="time shift range; only used with --fix_time_shift")
-    add("--sample_rate", type=int, default=16000, help="expected sample rate of the wavs")
-    add("--clip_duration_ms", type=int, default=1000, help="expected duration of the wavs in ms")
-    add("--window_size_ms", type=float, default=30.0, help="STFT frame length in ms")
-    add("--window_stride_ms", type=float, default=20.0, help="STFT frame step in ms")
+    add("--background_volume", type=rc.fraction, default=0.1, help="unused, as in v0.5 (0.1 is hard-coded)")
+    add("--background_frequency", type=rc.fraction, default=0.8, help="unused, as in v0.5 (0.8 is hard-coded)")
+    add("--silence_percentage", type=rc.float_range(0, 100), default=10.0, help="unused, as in v0.5")
+    add("--unknown_percentage", type=rc.float_range(0, 100), default=10.0, help="unused, as in v0.5")
+    add("--time_shift_ms", type=rc.nonnegative_float, default=100.0, help="time shift range; only used with --fix_time_shift")
+    add("--sample_rate", type=rc.positive_int, default=16000, help="expected sample rate of the wavs")
+    add("--clip_duration_ms", type=rc.positive_int, default=1000, help="expected duration of the wavs in ms")
+    add("--window_size_ms", type=rc.positive_float, default=30.0, help="STFT frame length in ms")
+    add("--window_stride_ms", type=rc.positive_float, default=20.0, help="STFT frame step in ms")
     add("--feature_type", type=str, default="mfcc", choices=["mfcc", "lfbe", "td_samples"], help="input features")
-    add("--dct_coefficient_count", type=int, default=10, help="MFCC coefficients (or LFBE mel bins)")
-    add("--num_mel_bins", type=int, default=40,
+    add("--dct_coefficient_count", type=rc.positive_int, default=10, help="MFCC coefficients (or LFBE mel bins)")
+    add("--num_mel_bins", type=rc.positive_int, default=40,
         help="mel filterbank size of the MFCC (v0.5: 40; the depth-pruning hardware variant uses 10)")
-    add("--epochs", type=int, default=36, help="training epochs (build_ref.sh passes 30)")
-    add("--num_train_samples", type=int, default=-1, help="use only this many training clips (-1: all)")
-    add("--num_val_samples", type=int, default=-1, help="use only this many validation clips (-1: all)")
-    add("--num_test_samples", type=int, default=-1, help="use only this many test clips (-1: all)")
-    add("--batch_size", type=int, default=100, help="batch size")
-    add("--num_bin_files", type=int, default=1000, help="EEMBC .bin inputs to write (make_bin_files)")
+    add("--epochs", type=rc.positive_int, default=36, help="training epochs (build_ref.sh passes 30)")
+    add("--num_train_samples", type=sample_count, default=-1, help="use only this many training clips (-1: all)")
+    add("--num_val_samples", type=sample_count, default=-1, help="use only this many validation clips (-1: all)")
+    add("--num_test_samples", type=sample_count, default=-1, help="use only this many test clips (-1: all)")
+    add("--batch_size", type=rc.positive_int, default=100, help="batch size")
+    add("--num_bin_files", type=rc.positive_int, default=1000, help="EEMBC .bin inputs to write (make_bin_files)")
     add("--bin_file_path", type=str, default=os.path.join(os.path.expanduser("~"), "kws_test_files"),
         help="where EEMBC .bin inputs are written")
-    add("--model_architecture", type=str, default="ds_cnn", help="registered model: ds_cnn (v0.5 code, 24x5 final pool), ds_cnn_full_pool (the shipped "
+    add("--model_architecture", type=model_name, default="ds_cnn", help="registered model: ds_cnn (v0.5 code, 24x5 final pool), ds_cnn_full_pool (the shipped "
              "kws_ref_model's 25x5 pool), fc4 or td_cnn")
     add("--run_test_set", type=str2bool, nargs="?", const=True, default=True,
         help="train.py: evaluate on the test set at the end (True/False)")
@@ -59,7 +74,7 @@ def get_args_parser(add_help=True):
     add("--model_init_path", type=str, default=None, help="model to start training from (or to evaluate)")
     add("--tfl_file_name", default="trained_models/kws_model.tflite",
         help="TFLite file written by quantize.py and read by eval_quantized_model.py")
-    add("--learning_rate", type=float, default=0.00001, help="compile-time LR (the schedule overrides it)")
+    add("--learning_rate", type=rc.positive_float, default=0.00001, help="compile-time LR (the schedule overrides it)")
     add("--lr_sched_name", type=str, default="step_function", choices=["step_function"], help="LR schedule")
     add("--plot_dir", type=str, default="./plots", help="where training-curve plots go")
     add("--target_set", type=str, default="test", choices=["test", "val", "train", "calibration"],
@@ -84,7 +99,7 @@ def get_args_parser(add_help=True):
     added.add_argument("--faithful_cast", action=argparse.BooleanOptionalAction, default=True,
                        help="eval_quantized_model.py: cast x/scale+zp to int8 without rounding or clipping, as "
                             "v0.5 (--no-faithful_cast rounds and clips)")
-    added.add_argument("--seed", type=int, default=0, help="seed for python/numpy/TF")
+    added.add_argument("--seed", type=rc.nonnegative_int, default=0, help="seed for python/numpy/TF")
     added.add_argument("--mini", action="store_true", help="label metrics and plots as mini-data results")
     added.add_argument("--strategy", choices=["default", "mirrored"], default="default",
                        help="tf.distribute strategy for training (mirrored: all visible GPUs)")

@@ -1,4 +1,6 @@
+import run_contract as rc
+
 from .generate import main
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -5,12 +5,12 @@ Each dataset is written into ``<root>/.partial-<name>/`` and moved into place wh
 so an interrupted run loses at most the dataset in progress. ``<root>/.complete`` is written last.
 """
 
-import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
+
+import run_contract as rc
 
 from . import cifar10, fashion_mnist, imagenet, speech_commands, toycar, visual_wake_words
 
@@ -77,7 +77,7 @@ def generate_dataset(root, name, seed=0, force=False, show_progress=True, jobs=2
         (partial / entry).replace(root / entry)
     partial.rmdir()
     stamp_path.parent.mkdir(exist_ok=True)
-    stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
+    rc.write_text(stamp_path, json.dumps(stamp, indent=1) + "\n")
     return True
 
 
@@ -97,33 +97,36 @@ def generate_all(root, seed=0, datasets=None, force=False, show_progress=True, j
         generate_dataset(root, name, seed=seed, force=force, show_progress=show_progress, jobs=jobs,
                          **sizes.get(name, {}))
     cifar_sizes, vww_sizes, fm_sizes = DATASETS["cifar10"][1], DATASETS["vww"][1], DATASETS["fashion_mnist"][1]
-    (root / "README.md").write_text(README.format(
+    rc.write_text(root / "README.md", README.format(
         root=root, seed=seed, cifar_train=cifar_sizes["train_per_batch"], cifar_test=cifar_sizes["n_test"],
         vww=vww_sizes["images_per_class"], fm_train=fm_sizes["n_train"], fm_test=fm_sizes["n_test"]))
     if all((root / STAMP_DIR / f"{name}.json").exists() for name in DATASETS):
-        (root / COMPLETE_STAMP).touch()
+        rc.write_text(root / COMPLETE_STAMP, "")
     return root
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Generate the offline mini datasets in the real on-disk formats.",
-                                     add_help=add_help)
+    parser = rc.ArgumentParser(description="Generate the offline mini datasets in the real on-disk formats.",
+                               add_help=add_help, allow_abbrev=False)
     parser.add_argument("--out", type=Path, default=Path("data/mini"), help="output root (default: data/mini)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every generator (default: 0)")
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0, help="seed of every generator (default: 0)")
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=None,
                         help="only these datasets (default: all; .complete is written once every dataset is there)")
     parser.add_argument("--force", action="store_true", help="regenerate even datasets whose stamp matches")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel espeak-ng/sox pipelines (default: 2)")
+    parser.add_argument("--jobs", type=rc.positive_int, default=2, help="parallel espeak-ng/sox pipelines (default: 2)")
     parser.add_argument("--no-progress", dest="show_progress", action="store_false", help="hide progress bars")
     return parser
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
     start = time.perf_counter()
+    rc.check(not args.out.exists() or args.out.is_dir(), f"--out {args.out} is a file, not a folder")
     try:
         generate_all(args.out, seed=args.seed, datasets=args.datasets, force=args.force,
                      show_progress=args.show_progress, jobs=args.jobs)
     except speech_commands.MissingToolError as error:
-        sys.exit(f"error: {error}")
+        raise rc.RunFailed(str(error)) from None
     print(f"mini datasets in {args.out} ({time.perf_counter() - start:.1f} s)")
+    return 0

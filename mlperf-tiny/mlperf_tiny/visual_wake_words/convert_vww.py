@@ -15,22 +15,18 @@ split instead. A grayscale model (96x96x1, ``train_vww --color_mode grayscale``)
 decodes of the same files; the colour mode follows the model's input unless ``--color_mode`` is given.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-from mlperf_tiny.run_utils import run_cli
 from mlperf_tiny.visual_wake_words.train_vww import (
     COLOR_MODES,
     IMAGE_EXTENSIONS,
     IMAGE_SIZE,
     MODEL_FILE_NAME,
     VALIDATION_SPLIT,
-    DatasetError,
     check_vww_dir,
     color_mode_of,
     image_files,
@@ -67,7 +63,7 @@ def calibration_files(data_dir, classes=("person",), num_images=NUM_CALIBRATION_
         files = image_files(data_dir / name)
         train_files = files[int(validation_split * len(files)):]
         if len(train_files) < num_images:
-            raise ValueError(f"{data_dir / name} has {len(train_files)} training images, fewer than "
+            raise rc.UsageError(f"{data_dir / name} has {len(train_files)} training images, fewer than "
                              f"--num_calibration_images {num_images}")
         paths += [train_files[i] for i in np.linspace(0, len(train_files) - 1, num_images).round().astype(int)]
     return paths
@@ -96,60 +92,70 @@ def load_calibration_image(path, color_mode="rgb"):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Convert the VWW model to float and int8 TFLite",
-                                     add_help=add_help, allow_abbrev=False)
+    parser = rc.ArgumentParser(description="Convert the VWW model to float and int8 TFLite",
+                               add_help=add_help, allow_abbrev=False)
     parser.add_argument("model_path", nargs="?", default=f"trained_models/{MODEL_FILE_NAME}",
                         help="(v0.5 argv[1]) the trained .h5 model")
     parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
+    parser.add_argument("--out_dir", default=None, help="where the .tflite files go (default: the model's folder)")
     parser.add_argument("--calibration_file", default=None, help="list of calibration images (calibration_data.txt)")
     parser.add_argument("--calibration_classes", nargs="+", default=["person"], choices=["person", "non_person"])
-    parser.add_argument("--num_calibration_images", type=int, default=NUM_CALIBRATION_IMAGES, help="per class")
+    parser.add_argument("--num_calibration_images", type=rc.positive_int, default=NUM_CALIBRATION_IMAGES,
+                        help="per class")
     parser.add_argument("--calibrate_on", choices=("reference", "train"), default="reference",
                         help="reference: the first sorted files (faithful; on the mini data they are validation "
                              "images); train (fix): evenly spaced files of the training split")
-    parser.add_argument("--validation_split", type=float, default=VALIDATION_SPLIT,
+    parser.add_argument("--validation_split", type=rc.open_fraction, default=VALIDATION_SPLIT,
                         help="the training run's split (for --calibrate_on train)")
     parser.add_argument("--color_mode", choices=tuple(COLOR_MODES), default=None,
                         help="calibration image channels (default: from the model's input: 3 rgb, 1 grayscale)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace TFLite files converted from another model or data in --out_dir")
     return parser
 
 
-def convert(args):
-    import tensorflow as tf
+IDENTITY = ("model_path", "data_dir", "calibration_file", "calibration_classes", "num_calibration_images",
+            "calibrate_on", "validation_split", "color_mode")
 
-    from mlperf_tiny.run_utils import write_json
+
+def convert(args):
+    from mlperf_tiny import model_io
+    from mlperf_tiny.run_utils import claim_eval_dir
     from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
 
     model_path = Path(args.model_path)
-    if not model_path.exists():
-        raise FileNotFoundError(f"no model at {model_path}: train one first (python -m "
-                                f"mlperf_tiny.visual_wake_words.train_vww, or `make mlperf-vww`)")
+    hint = "train one first (python -m mlperf_tiny.visual_wake_words.train_vww, or `make mlperf-vww`)"
+    loaded = model_io.check_model_task(model_io.load_model(model_path, hint), "vww")
+    if loaded.keras_model is None:
+        raise rc.bad_file(model_path, f"is a {loaded.kind} model; convert_vww converts a Keras model (.h5)")
+    model = loaded.keras_model
     check_vww_dir(args.data_dir, verify_images=False)
     paths = calibration_files(args.data_dir, args.calibration_classes, args.num_calibration_images,
                               args.calibration_file, args.calibrate_on, args.validation_split)
-    model = tf.keras.models.load_model(str(model_path))
     color_mode = args.color_mode or color_mode_of(model)
-    if input_channels(color_mode) != model.input_shape[-1]:
-        raise ValueError(f"--color_mode {color_mode} does not match the model input {model.input_shape}")
+    rc.check(input_channels(color_mode) == model.input_shape[-1],
+             f"--color_mode {color_mode} does not match the model input {model.input_shape}")
+    out_dir = Path(args.out_dir) if args.out_dir else model_path.parent
+    claim_eval_dir(out_dir, "convert", args, IDENTITY, args.overwrite)
     calibration = [load_calibration_image(p, color_mode) for p in paths]
-    out_dir = model_path.parent
     float_path = save_tflite(convert_to_tflite(model, int8=False), out_dir / f"{model_path.stem}_float.tflite")
     int8_path = save_tflite(convert_to_tflite(model, calibration, int8=True, int8_io=True),
                             out_dir / f"{model_path.stem}_int8.tflite")
-    (out_dir / CALIBRATION_LIST).write_text("".join(f"{p.relative_to(args.data_dir)}\n" for p in paths))
-    write_json(out_dir / "convert_args.json", {**vars(args), "color_mode": color_mode,
-                                               "num_calibration_images_used": len(paths),
-                                               "float_tflite_bytes": float_path.stat().st_size,
-                                               "int8_tflite_bytes": int8_path.stat().st_size})
+    rc.write_text(out_dir / CALIBRATION_LIST, "".join(f"{p.relative_to(args.data_dir)}\n" for p in paths))
+    rc.write_json(out_dir / "convert_args.json", {**vars(args), "color_mode": color_mode,
+                                                  "num_calibration_images_used": len(paths),
+                                                  "float_tflite_bytes": float_path.stat().st_size,
+                                                  "int8_tflite_bytes": int8_path.stat().st_size})
     print(f"wrote {float_path} ({float_path.stat().st_size} B) and {int8_path} ({int8_path.stat().st_size} B), "
           f"calibrated on {len(paths)} images")
     return float_path, int8_path
 
 
+@rc.command
 def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    return run_cli(convert, args, user_errors=(DatasetError, FileNotFoundError, ValueError))
+    convert(get_args_parser().parse_args(argv))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

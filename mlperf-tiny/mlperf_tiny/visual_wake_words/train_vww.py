@@ -21,14 +21,13 @@ Writes into ``--out_dir``: ``vww_96.h5``, ``args.json``, ``history.csv``, per-ep
 ``last.weights.h5`` (rerunning the command resumes at the next epoch, in the right stage), ``training_curves.png``.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-from mlperf_tiny.run_utils import run_cli
+from mlperf_tiny.registry import model_name
 
 IMAGE_SIZE = 96
 BATCH_SIZE = 32
@@ -59,7 +58,7 @@ def color_mode_of(model):
     raise ValueError(f"model input {model.input_shape} has {channels} channels: expected 3 (rgb) or 1 (grayscale)")
 
 
-class DatasetError(RuntimeError):
+class DatasetError(rc.UsageError):
     """The dataset directory is missing, laid out wrongly or holds a corrupt image; the message says what to do."""
 
 
@@ -141,6 +140,8 @@ def load_split(data_dir, subset="validation", validation_split=VALIDATION_SPLIT,
         x, y = flow[i]
         images.append(x)
         labels.append(y)
+    if not images:
+        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, input_channels(color_mode)), np.float32), np.zeros(0, np.int64)
     return np.concatenate(images).astype(np.float32), np.concatenate(labels).astype(np.int64)
 
 
@@ -157,62 +158,73 @@ def dataset_label(data_dir, explicit=None):
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description="Train MobileNetV1-0.25 on Visual Wake Words (MLPerf Tiny v0.5)",
-                                     add_help=add_help, allow_abbrev=False)
+    parser = rc.ArgumentParser(description="Train MobileNetV1-0.25 on Visual Wake Words (MLPerf Tiny v0.5)",
+                               add_help=add_help, allow_abbrev=False)
     parser.add_argument("init_model", nargs="?", default=None,
                         help="(v0.5 argv[1]) an .h5 model to continue training instead of a fresh one")
     parser.add_argument("saved_model_path", nargs="?", default=None,
                         help=f"(v0.5 argv[2]) where the trained model goes (default: <out_dir>/{MODEL_FILE_NAME})")
     parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
     parser.add_argument("--out_dir", default="trained_models", help="run folder (model, args, metrics, plots)")
-    parser.add_argument("--model_architecture", default="mobilenet_v1", help="registry name of the model")
+    parser.add_argument("--model_architecture", type=model_name, default="mobilenet_v1",
+                        help="registry name of the model")
     parser.add_argument("--color_mode", choices=tuple(COLOR_MODES), default="rgb",
                         help="grayscale: one-channel 96x96x1 input (the depth-pruning paper's Pico4ML variant; "
                              "reference: rgb)")
-    parser.add_argument("--epochs_per_stage", type=int, nargs="+", default=list(EPOCHS_PER_STAGE))
-    parser.add_argument("--learning_rates", type=float, nargs="+", default=list(LEARNING_RATES),
+    parser.add_argument("--epochs_per_stage", type=rc.positive_int, nargs="+", default=list(EPOCHS_PER_STAGE))
+    parser.add_argument("--learning_rates", type=rc.positive_float, nargs="+", default=list(LEARNING_RATES),
                         help="Adam learning rate of each stage (Adam is recompiled per stage)")
-    parser.add_argument("--batch_size", type=int, default=BATCH_SIZE)
-    parser.add_argument("--validation_split", type=float, default=VALIDATION_SPLIT)
+    parser.add_argument("--batch_size", type=rc.positive_int, default=BATCH_SIZE)
+    parser.add_argument("--validation_split", type=rc.open_fraction, default=VALIDATION_SPLIT)
     parser.add_argument("--clean_validation", action="store_true",
                         help="fix: validate on un-augmented images (reference: augmented)")
     parser.add_argument("--regularize_depthwise", action="store_true",
                         help="fix: he_normal + L2 on depthwise kernels (reference: ignored by Keras 2)")
     parser.add_argument("--skip_image_check", action="store_true", help="do not open every image before training")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--distribute", choices=("default", "mirrored"), default="default",
                         help="tf.distribute strategy (mirrored: every local GPU)")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini or vww_coco2014_96)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
-def train(args):
-    import tensorflow as tf
+# Flags that never make two training runs different.
+NOT_IDENTITY = ("verbose", "distribute", "skip_image_check")
 
-    from mlperf_tiny import run_utils
+
+def train(args):
+    from mlperf_tiny import model_io, run_utils
     from mlperf_tiny.registry import get_model
 
-    if len(args.epochs_per_stage) != len(args.learning_rates):
-        raise ValueError(f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
-                         f"{len(args.learning_rates)}")
+    rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
+             f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
+             f"{len(args.learning_rates)}: give one learning rate per stage")
+    if args.init_model:
+        init = model_io.check_model_task(args.init_model, "vww")
+        rc.check(init.keras_model is not None and init.input_shape[-1] == input_channels(args.color_mode),
+                 f"{args.init_model}: a Keras model with {input_channels(args.color_mode)}-channel input is needed "
+                 f"(--color_mode {args.color_mode}); it is a {init.kind} model with input {init.input_shape}")
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     counts = check_vww_dir(args.data_dir, verify_images=not args.skip_image_check)
     dataset = dataset_label(args.data_dir, args.dataset_name)
+    rc.claim_run_dir(out_dir, {**vars(args), "dataset": dataset, "images_per_class": counts}, ignore=NOT_IDENTITY,
+                     overwrite=args.overwrite)
+    import tensorflow as tf
+
     run_utils.set_seed(args.seed)
-    run_utils.save_args({**vars(args), "dataset": dataset, "images_per_class": counts}, out_dir)
     train_flow, val_flow = make_generators(args.data_dir, args.batch_size, args.validation_split, args.seed,
                                            args.clean_validation, color_mode=args.color_mode)
     print(f"classes: {train_flow.class_indices}; {train_flow.samples} training, {val_flow.samples} validation images")
+    rc.check(train_flow.samples > 0 and val_flow.samples > 0,
+             f"--validation_split {args.validation_split} leaves {train_flow.samples} training and "
+             f"{val_flow.samples} validation images in {args.data_dir}")
 
     strategy = run_utils.distribute_strategy(args.distribute)
     with strategy.scope():
         if args.init_model:
-            model = tf.keras.models.load_model(args.init_model)
-            if color_mode_of(model) != args.color_mode:
-                raise ValueError(f"{args.init_model} takes {model.input_shape[-1]}-channel input, but --color_mode "
-                                 f"is {args.color_mode}")
+            model = init.keras_model
         else:
             kwargs = {"regularize_depthwise": True} if args.regularize_depthwise else {}
             model = get_model(args.model_architecture, input_shape=(IMAGE_SIZE, IMAGE_SIZE, input_channels(args.color_mode)),
@@ -221,7 +233,9 @@ def train(args):
     if epochs_done:
         print(f"resuming {out_dir} after epoch {epochs_done}")
     total_epochs = int(sum(args.epochs_per_stage))
-    callbacks = run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset}, total_epochs=total_epochs)
+    val_data, val_steps, set_val_epoch = run_utils.keras_iterator_validation(val_flow, args.seed)
+    callbacks = [set_val_epoch, *run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset},
+                                                               total_epochs=total_epochs)]
     for (first, end), learning_rate in zip(stage_bounds(args.epochs_per_stage), args.learning_rates):
         if epochs_done >= end:
             continue
@@ -229,15 +243,15 @@ def train(args):
             # A fresh Adam per stage, as the reference recompiles the model.
             model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                           metrics=["accuracy"])
-        model.fit(train_flow, steps_per_epoch=len(train_flow), epochs=end, initial_epoch=max(epochs_done, first),
-                  validation_data=val_flow, validation_steps=len(val_flow), callbacks=callbacks,
-                  verbose=args.verbose)
+        if epochs_done > first:  # resumed inside this stage: its Adam state is in the resume point
+            run_utils.resume_initial_epoch(out_dir, model)
+        start = max(epochs_done, first)
+        train_batches, steps = run_utils.keras_iterator_batches(train_flow, args.seed, start, end)
+        model.fit(train_batches, steps_per_epoch=steps, epochs=end, initial_epoch=start, validation_data=val_data,
+                  validation_steps=val_steps, callbacks=callbacks, verbose=args.verbose)
         epochs_done = end
     saved_model_path = Path(args.saved_model_path or out_dir / MODEL_FILE_NAME)
-    saved_model_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = saved_model_path.with_name(saved_model_path.name + ".tmp.h5")
-    model.save(str(tmp_path))
-    tmp_path.replace(saved_model_path)
+    run_utils.save_model(model, saved_model_path)
     if (out_dir / run_utils.HISTORY_CSV).exists():
         run_utils.plot_history(out_dir / run_utils.HISTORY_CSV, out_dir / "training_curves.png",
                                f"MobileNetV1-0.25 on VWW{' grayscale' if args.color_mode == 'grayscale' else ''}"
@@ -245,10 +259,11 @@ def train(args):
     return saved_model_path
 
 
+@rc.command
 def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    return run_cli(train, args, user_errors=(DatasetError, ValueError))
+    train(get_args_parser().parse_args(argv))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)
