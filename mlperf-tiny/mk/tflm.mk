@@ -2,8 +2,8 @@
 # every int8 .tflite the pipelines wrote under $(RUN_ROOT) -> $(RUN_ROOT)/tflm/{table.csv,tflm.json,
 # arena_vs_accuracy.png,arena_vs_accuracy.html}. Always rescans: the set of models changes with every pipeline run.
 TFLM_DIR := $(RUN_ROOT)/tflm
-# A full run's table leaves the mini runs (under $(RUNS)/mini) out.
-TFLM_EXCLUDE := $(if $(filter 1,$(MINI)),,--exclude $(RUNS)/mini)
+# A full run's table leaves the mini runs (both MINI_PROFILEs: $(RUNS)/mini, $(RUNS)/mini-full) out.
+TFLM_EXCLUDE := $(if $(filter 1,$(MINI)),,--exclude $(RUNS)/mini --exclude $(RUNS)/mini-full)
 FIDELITY ?= ../shared/fidelity
 TFLM_KIT := $(FIDELITY)/models/mlperf
 # The reference int8 models of the fidelity kit and their EEMBC folders (model:folder), when the kit is there.

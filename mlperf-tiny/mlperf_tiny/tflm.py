@@ -980,7 +980,7 @@ def write_table(root, out_dir, exclude=(), progress=True):
     if not rows:
         raise rc.RunFailed(f"no int8 .tflite under {root} ({len(skipped)} other .tflite skipped): run the pipelines "
                            f"first (e.g. make MINI=1 mlperf-kws)")
-    mini = any(r["dataset"] == "mini" for r in rows) or "mini" in root.parts
+    mini = any(r["dataset"] == "mini" for r in rows) or any(part.startswith("mini") for part in root.parts)
     title = f"TFLite Micro arena vs accuracy{' (mini data)' if mini else ''}"
     rc.write_csv(out_dir / "table.csv", rows, fieldnames=TABLE_COLUMNS)
     rc.write_json(out_dir / "tflm.json", {"root": str(root), "tflite_micro": tflm_version(), "models": measurements,
