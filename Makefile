@@ -43,6 +43,8 @@ PROJECTS := run-contract mlperf-tiny dero dnn-param-encode trecx depth-pruning r
 PACKAGES := $(foreach p,$(PROJECTS),$(if $(wildcard $(p)/pyproject.toml),$(p)))
 # Pipelines `make demo` runs (each project.mk appends its targets).
 DEMO_TARGETS :=
+# ...and what reads their results, after all of them (TFLite Micro table).
+DEMO_FINAL_TARGETS :=
 BENCH_TARGETS :=
 
 ENV_STAMP := $(VENV)/.stamp-requirements
@@ -92,7 +94,7 @@ DEMO_TIMES := $(DEMO_ROOT)/demo_times.jsonl
 .PHONY: demo demo-full summary
 demo: env mini-data ## Run every paper's pipeline end to end on the mini datasets (MINI=1), then the results page
 	@mkdir -p $(DEMO_ROOT); export DEMO_START=$$(date +%s) DEMO_TIMES=$(abspath $(DEMO_TIMES)); failed=""; \
-	for target in $(DEMO_TARGETS); do \
+	for target in $(DEMO_TARGETS) $(DEMO_FINAL_TARGETS); do \
 	  echo "[demo] $$target"; \
 	  DEMO_TARGET=$$target $(MAKE) --no-print-directory MINI=1 MINI_PROFILE=$(MINI_PROFILE) \
 	    SHELL=$(CURDIR)/tools/demo_stage.sh $$target \
