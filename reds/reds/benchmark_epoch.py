@@ -45,10 +45,13 @@ def _median(values):
 @rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
+    from reds.utils import datasets
+
+    datasets.require_fashion_mnist(args.data_dir)  # before TensorFlow starts
     import tensorflow as tf
 
     from reds import pipeline
-    from reds.utils import datasets, forward
+    from reds.utils import forward
     from reds.utils.keyword_spotting_models import vision_ds_cnn
     from reds.utils.reds_model import RedsModel, extract_subnetwork, kernel_parameter_count, subnetwork_widths
 

@@ -11,17 +11,18 @@ is importable and licensed; an instance above the pip package's size-limited lic
 constraints: DS-CNN S and L) gets a "skipped" row that says so.
 """
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
+from reds.pipeline import comma_list
 from reds.utils import knapsack as ks
 
 DNN_SIZES = {"dnn_s": 144, "dnn_l": 436}
 DSCNN = {"dscnn_s": (64, 4, 5000, 1125, 125), "dscnn_l": (276, 5, 10000, 585, 65)}
 LAST_POINTWISE_FILTERS = 60
+INSTANCES = ("dnn_s", "dnn_l", "dscnn_s", "dscnn_l")
 DNN_INPUTS = 250  # 25 x 10 MFCC features
 # parameters per unit: first conv 10x4 on one input channel + bias, depthwise 3x3 + bias, pointwise kernel 1
 # (its filter's bias counted once per kept filter)
@@ -49,29 +50,34 @@ def make_instance(name, seed=0):
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
-    p.add_argument("--instances", default="dnn_s,dnn_l,dscnn_s", help="comma list of dnn_s,dnn_l,dscnn_s,dscnn_l")
+    p = rc.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
+    p.add_argument("--instances", default="dnn_s,dnn_l,dscnn_s", help="comma list of dnn_s,dnn_l,dscnn_s,dscnn_l",
+                   type=comma_list(str, "instances", lambda v: v in INSTANCES, f" ({', '.join(INSTANCES)})"))
     p.add_argument("--solvers", default="dp,highs,gurobi",
-                   help="comma list of dp,highs,gurobi (gurobi is skipped when not installed or licensed)")
-    p.add_argument("--highs_time_limit", type=float, default=60.0, help="seconds per MILP solve")
-    p.add_argument("--dp_max_budget_steps", type=int, default=400_000)
-    p.add_argument("--percentages", default="0.25,0.5,0.75")
+                   help="comma list of dp,highs,gurobi (gurobi is skipped when not installed or licensed)",
+                   type=comma_list(str, "solvers", lambda v: v in ("dp", "highs", "gurobi"), " (dp, highs, gurobi)"))
+    p.add_argument("--highs_time_limit", type=rc.positive_float, default=60.0, help="seconds per MILP solve")
+    p.add_argument("--dp_max_budget_steps", type=rc.positive_int, default=400_000)
+    p.add_argument("--percentages", default="0.25,0.5,0.75",
+                   type=comma_list(float, "fractions", lambda v: 0 < v < 1, " in (0, 1)"))
     p.add_argument("--memory_percentages", default=None,
+                   type=comma_list(float, "fractions", lambda v: 0 < v <= 1, " in (0, 1]"),
                    help="memory budgets as fractions of the total parameter count, aligned with --percentages "
                         "(default: memory unconstrained, as in the original)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=rc.nonnegative_int, default=0)
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     return p
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
     percentages = [float(v) for v in args.percentages.split(",")]
     memory_percentages = None
     if args.memory_percentages:
         memory_percentages = [float(v) for v in args.memory_percentages.split(",")]
-        if len(memory_percentages) != len(percentages):
-            raise SystemExit("--memory_percentages needs one entry per --percentages entry")
+        rc.check(len(memory_percentages) == len(percentages),
+                 "--memory_percentages needs one entry per --percentages entry")
     gurobi = ks.gurobi_available()
     rows = []
     print(f"{'instance':9} {'solver':6} {'budget':>6} {'objective':>12} {'bound':>12} {'gap':>9} {'vs DP':>9} "
@@ -110,10 +116,11 @@ def main(argv=None):
                       f"{vs_dp:>+9.2e} {r.status:>11} {r.seconds:>8.2f} {memory:>8}  {list(r.widths)}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-    return rows
+        rc.write_json(args.json, rows)
+    if not rows:
+        raise rc.RunFailed("no solver produced a result")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    rc.entry(main)

@@ -43,7 +43,7 @@ def get_args_parser(add_help=True):
     p.add_argument("--architecture_name", default="ds_cnn", choices=["dnn", "cnn", "ds_cnn"],
                    help="KWS architecture (vision: the DS-CNN S of the shipped models)")
     p.add_argument("--model_sizes", default="s", help="comma list of s,m,l ('{size}' in --pretrained_weights)",
-                   type=pipeline._list_of(str, "model sizes", lambda v: v in pipeline.MODEL_SIZES, " (s, m, l)"))
+                   type=pipeline.comma_list(str, "model sizes", lambda v: v in pipeline.MODEL_SIZES, " (s, m, l)"))
     p.add_argument("--pretrained_weights", required=True,
                    help="checkpoint (ARM ckpt folder or prefix, .h5/.keras) or a REDS run folder")
     p.add_argument("--data_dir", required=True, help="test data (see the module help)")

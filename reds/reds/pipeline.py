@@ -97,7 +97,7 @@ def _int_list(text):
     return [int(v) for v in str(text).replace(" ", "").split(",") if v]
 
 
-def _list_of(item_type, what, check=None, requirement=""):
+def comma_list(item_type, what, check=None, requirement=""):
     """An argparse type for a comma-separated list (the original's spelling), each item checked."""
 
     def parse(text):
@@ -149,16 +149,16 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     g = p.add_argument_group("method (the original flags)")
     g.add_argument("--architecture_name", default=d["architecture_name"], choices=["dnn", "cnn", "ds_cnn"])
     g.add_argument("--model_sizes", default=d["model_sizes"], help="comma list of s,m,l",
-                   type=_list_of(str, "model sizes", lambda v: v in MODEL_SIZES, " (s, m, l)"))
+                   type=comma_list(str, "model sizes", lambda v: v in MODEL_SIZES, " (s, m, l)"))
     g.add_argument("--subnets_number", type=rc.int_range(2, None), default=d["subnets_number"],
                    help="subnetworks incl. the full model")
     g.add_argument("--constraints_percentages", default=d["constraints_percentages"],
-                   type=_list_of(float, "fractions", lambda v: 0 < v < 1, " in (0, 1)"),
+                   type=comma_list(float, "fractions", lambda v: 0 < v < 1, " in (0, 1)"),
                    help="MAC targets of the reduced subnetworks (subnets_number - 1 values)")
     g.add_argument("--learning_rate", default=d["learning_rate"], help="piecewise-constant values",
-                   type=_list_of(float, "learning rates", lambda v: v > 0, " > 0"))
+                   type=comma_list(float, "learning rates", lambda v: v > 0, " > 0"))
     g.add_argument("--training_steps", default=d["training_steps"], help="piecewise-constant boundaries (steps)",
-                   type=_list_of(int, "step counts", lambda v: v >= 1, " >= 1"))
+                   type=comma_list(int, "step counts", lambda v: v >= 1, " >= 1"))
     g.add_argument("--epochs", type=rc.positive_int, default=d["epochs"], help="joint REDS fine-tuning epochs")
     g.add_argument("--finetune_head_epochs", type=rc.nonnegative_int, default=d["finetune_head_epochs"])
     g.add_argument("--finetune_batch_norm_epochs", type=rc.nonnegative_int, default=d["finetune_batch_norm_epochs"])
@@ -209,7 +209,7 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     g.add_argument("--export_runtime_width", action=argparse.BooleanOptionalAction, default=True,
                    help="also one float TFLite holding every subnetwork, the active one an int32 input")
     g.add_argument("--configurations_indexes", default="0,1,2,3",
-                   type=_list_of(int, "subnetwork indexes", lambda v: v >= 0, " >= 0"),
+                   type=comma_list(int, "subnetwork indexes", lambda v: v >= 0, " >= 0"),
                    help="--full_training: which subnetworks to train (0 = full, then ascending budgets)")
 
     g = p.add_argument_group("port: faithful quirks (default) and their fixes")
@@ -220,7 +220,7 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     g.add_argument("--prefix_kernels", action="store_true", help="Q7: pointwise kernels tied to the active channels")
     g.add_argument("--td_nested", action="store_true", help="Q9: top-down bounds each budget by the larger one")
     g.add_argument("--memory_budget", default=None,
-                   type=_list_of(float, "fractions", lambda v: 0 < v <= 1, " in (0, 1]"),
+                   type=comma_list(float, "fractions", lambda v: 0 < v <= 1, " in (0, 1]"),
                    help="Q8: parameter budgets of the reduced subnetworks as fractions of the budgeted layers' "
                         "parameters, aligned with --constraints_percentages (default: unconstrained, faithful)")
     g.add_argument("--select_on_val", action="store_true", help="Q13: early stop and report on validation")
@@ -330,14 +330,15 @@ def check_pretrained_weights(args, sizes):
     if not args.pretrained_weights:
         return
     for size in sizes:
-        model = model_builder(args, size, input_shape_of(args), len(class_names(args)))()
-        kind, _ = checkpoints.load_pretrained(model, args.pretrained_weights, size)
+        kind, path = checkpoints.resolve(args.pretrained_weights, size)
         if kind == "tf_checkpoint" and args.dataset == "speech_commands":
             wrong = [f"--{flag} {getattr(args, flag)}" for flag in ("label_order", "front_end")
                      if getattr(args, flag) != "arm"]
-            rc.check(not wrong, f"{args.pretrained_weights}: ARM's checkpoints were trained with ARM's label order "
-                                f"and front end; {' and '.join(wrong)} would score them on other labels/features "
-                                f"(drop {' and '.join(w.split()[0] for w in wrong)})")
+            rc.check(not wrong, f"{path}: ARM's checkpoints were trained with ARM's label order and front end; "
+                                f"{' and '.join(wrong)} would score them on other labels/features (drop "
+                                f"{' and '.join(w.split()[0] for w in wrong)})")
+        model = model_builder(args, size, input_shape_of(args), len(class_names(args)))()
+        checkpoints.load_pretrained(model, path)
 
 
 def resolve_solver(args, sizes, log=print):

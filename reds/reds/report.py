@@ -8,10 +8,11 @@ MAC share of the budgeted layers, the int8 TFLite size, and whether accuracy is 
 budget. ``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+import run_contract as rc
 
 from reds.pipeline import accuracy_non_decreasing
 
@@ -25,7 +26,7 @@ SCRIPT_TITLES = {
 
 
 def get_args_parser(add_help=True):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
+    p = rc.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
     p.add_argument("--runs", default="runs/mini/reds", help="results root holding <script>/results.json")
     p.add_argument("--out", default=None, help="also write the table to this markdown file (and .json beside it)")
     p.add_argument("--plots", default=None,
@@ -43,11 +44,16 @@ def collect(runs_root):
     paths = sorted(root.glob("*/results.json"), key=lambda p: list(SCRIPT_TITLES).index(p.parent.name)
                    if p.parent.name in SCRIPT_TITLES else len(SCRIPT_TITLES))
     if not paths:
-        raise FileNotFoundError(f"no <script>/results.json under {root}; run a reds make target first "
-                                f"(e.g. `make MINI=1 reds-kws`)")
+        raise rc.UsageError(f"no <script>/results.json under {root}; run a reds make target first "
+                            f"(e.g. `make MINI=1 reds-kws`)")
     table, by_model = [], {}
     for path in paths:
-        results = json.loads(path.read_text())
+        try:
+            results = json.loads(path.read_text())
+            results["subnetworks"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise rc.bad_file(path, f"not a REDS results file ({type(err).__name__}: {err})",
+                              "rerun its make target to rewrite it") from None
         by_size = {}
         for row in results["subnetworks"]:
             by_size.setdefault(row["size"], []).append(row)
@@ -100,21 +106,18 @@ def markdown(table):
     return "\n".join(lines)
 
 
+@rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    try:
-        table, by_model = collect(args.runs)
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    table, by_model = collect(args.runs)
     text = markdown(table)
     print(text)
     plot_figures(by_model, Path(args.plots or Path(args.runs) / "plots"), mini=table[0]["dataset"] == "mini")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-        out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
+        rc.write_text(out, text + "\n")
+        rc.write_json(out.with_suffix(".json"), table)
     if args.check_non_decreasing and not all(r["non_decreasing"] for r in table):
         bad = ", ".join(r["model"] for r in table if not r["non_decreasing"])
         print(f"accuracy drops with a larger budget: {bad}", file=sys.stderr)
@@ -123,4 +126,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

@@ -6,6 +6,8 @@ size, as in the README's ``plotly_mobile_{parameters,accuracy,inference}_size{S,
 
 from pathlib import Path
 
+import run_contract as rc
+
 QUANTITIES = {
     "parameters": ("params", "parameters"),
     "accuracy": ("accuracy", "test accuracy"),
@@ -43,11 +45,13 @@ def plot_results(rows_by_model, out_dir, title_suffix="", suffix=""):
             ax.legend()
         fig.tight_layout()
         png = out_dir / f"{quantity}{suffix}.png"
-        fig.savefig(png)
+        with rc.atomic_path(png) as tmp:
+            fig.savefig(tmp)
         plt.close(fig)
         pfig.update_layout(title=title, xaxis_title="MACs (% of the full model)", yaxis_title=axis_label,
                            template="plotly_white")
         html = out_dir / f"{quantity}{suffix}.html"
-        pfig.write_html(html, include_plotlyjs="directory")  # one plotly.min.js per folder, viewable offline
+        with rc.atomic_path(html) as tmp:  # one plotly.min.js per folder, viewable offline
+            pfig.write_html(tmp, include_plotlyjs="directory")
         paths += [png, html]
     return paths

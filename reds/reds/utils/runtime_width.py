@@ -698,9 +698,11 @@ def export_runtime_width_tflite(base, subnet_widths, channel_aware_flatten_slice
         "stored_constants": stored_constants(content),
     }
     if out_path is not None:
+        import run_contract as rc
+
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_bytes(content)
+        rc.write_bytes(out_path, content)
         result["tflite"] = str(out_path)
     full = convert_keras(base, quantization, sample_x)
     result["full_model_tflite_bytes"] = len(full)

@@ -178,10 +178,13 @@ def gurobi_fits(problem):
     except ImportError:
         return False, "gurobipy is not installed (pip install gurobipy)"
     try:
+        from scipy import sparse
+
         with gp.Env(params={"OutputFlag": 0}) as env, gp.Model(env=env) as model:
             x = model.addMVar(variables, lb=0, ub=1, vtype=GRB.BINARY)
-            for i in range(rows):
-                model.addConstr(x[i % variables] <= 1)
+            rows_matrix = sparse.csr_array((np.ones(rows), (np.arange(rows), np.arange(rows) % variables)),
+                                           shape=(rows, variables))
+            model.addMConstr(rows_matrix, x, "<", np.ones(rows))
             model.optimize()
     except gp.GurobiError as err:
         if err.errno == GUROBI_SIZE_LIMITED:
