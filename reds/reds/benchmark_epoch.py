@@ -35,6 +35,8 @@ def get_args_parser(add_help=True):
     p.add_argument("--test_samples", type=rc.positive_int, default=10_000, help="test images evaluated per epoch")
     p.add_argument("--repeats", type=rc.positive_int, default=3, help="timed epochs (the median is reported)")
     p.add_argument("--seed", type=rc.nonnegative_int, default=0)
+    p.add_argument("--threads", type=rc.nonnegative_int, default=0,
+                   help="TensorFlow intra- and inter-op threads (0: TensorFlow's default, one per core)")
     return p
 
 
@@ -50,6 +52,9 @@ def main(argv=None):
     datasets.require_fashion_mnist(args.data_dir)  # before TensorFlow starts
     import tensorflow as tf
 
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from reds import pipeline
     from reds.utils import forward
     from reds.utils.keyword_spotting_models import vision_ds_cnn
@@ -82,12 +87,14 @@ def main(argv=None):
             np.asarray(xb), np.asarray(yb)
         input_seconds.append(time.perf_counter() - start)
     input_seconds = input_seconds[1:]
+    cpu_start = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         # one call, as the pipeline makes per phase; its first epoch traces the train step: not timed
         forward.train_joint(reds_model, variables, data, forward.loss_weights(params), args.repeats + 1, optimizer,
                             BATCH_SIZE, Path(tmp), "joint", lambda _: None, True, augment, args.seed)
         with open(Path(tmp) / "joint_history.csv", newline="") as f:
             epoch_seconds = [float(row["seconds"]) for row in csv.DictReader(f)][1:]
+    cpu_per_epoch = (time.process_time() - cpu_start) / (args.repeats + 1)  # includes the traced first epoch
     eval_seconds = []
     for _ in range(args.repeats):
         start = time.perf_counter()
@@ -100,7 +107,8 @@ def main(argv=None):
             ("train step (epoch - evaluation) / steps", f"{step_ms:.0f} ms"),
             (f"input pipeline alone, per step ({args.steps} batches)", f"{1e3 * inputs / args.steps:.1f} ms"),
             (f"evaluation of 4 subnetworks on {len(data['test'][1])} images", f"{evaluation:.1f} s"),
-            (f"full epoch estimate ({FULL_TRAIN_SAMPLES:,} images)", f"{full:.0f} s")]
+            (f"full epoch estimate ({FULL_TRAIN_SAMPLES:,} images)", f"{full:.0f} s"),
+            ("process CPU time per epoch (all threads, first epoch included)", f"{cpu_per_epoch:.1f} s")]
     print(f"medians of {args.repeats} epochs of {args.steps} steps ({Path(forward.__file__).parent.parent})")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -205,6 +205,9 @@ def get_args_parser(defaults=None, add_help=True, description=None):
                    help="head fine-tuning early-stop target (default: the pretrained accuracy; vision scripts "
                         "hard-coded 0.905 / 0.80)")
     g.add_argument("--max_samples", type=rc.positive_int, default=None, help="cap on training samples (quick checks)")
+    g.add_argument("--eval_every", type=rc.positive_int, default=1,
+                   help="evaluate every subnetwork on the validation/test sets every N fine-tuning epochs and at the "
+                        "last (the original: every epoch)")
     g.add_argument("--export_tflite", action=argparse.BooleanOptionalAction, default=True)
     g.add_argument("--export_runtime_width", action=argparse.BooleanOptionalAction, default=True,
                    help="also one float TFLite holding every subnetwork, the active one an int32 input")
@@ -229,10 +232,13 @@ def get_args_parser(defaults=None, add_help=True, description=None):
     g.add_argument("--shuffle_each_epoch", action=argparse.BooleanOptionalAction, default=d["shuffle_each_epoch"],
                    help="reshuffle the training set every epoch (the vision scripts' tf.data shuffle; KWS keeps one "
                         "order, quirk Q23)")
-    g.add_argument("--bn_mode", default="frozen_stats", choices=["frozen_stats", "per_subnet_recalib"],
+    g.add_argument("--bn_mode", default="frozen_stats", choices=["frozen_stats", "per_subnet_recalib",
+                                                                 "per_subnet_stats"],
                    help="Q2: frozen_stats = every subnetwork uses slices of the pretrained BN statistics (faithful); "
                         "per_subnet_recalib = after fine-tuning, each subnetwork gets the population statistics of "
-                        "its own activations (a few floats per BN layer and subnetwork)")
+                        "its own activations (a few floats per BN layer and subnetwork); per_subnet_stats = the same "
+                        "also before fine-tuning and at the start of every fine-tuning epoch, so each subnetwork "
+                        "trains with its own statistics")
     g.add_argument("--bn_recalibration_samples", type=rc.positive_int, default=2000,
                    help="training samples for --bn_mode per_subnet_recalib")
     p.set_defaults(script=d.get("script", "reds"))
@@ -736,19 +742,23 @@ def fine_tune(r, model, subnet_widths, params):
     lrs, steps = _float_list(args.learning_rate), _int_list(args.training_steps)
     not_bn = [v for layer in model.layers if not isinstance(layer, keras.layers.BatchNormalization)
               for v in layer.trainable_variables]
+    recalibrate = None
+    if args.bn_mode == "per_subnet_stats" and family != "dnn":
+        def recalibrate(epoch):  # from the weights the epoch starts with: the same after a resume
+            reds_model.recalibrate_batch_norm(r.data["train"][0][: args.bn_recalibration_samples])
     last = forward.train_joint(reds_model, not_bn, r.data, alphas, args.epochs,
                                forward.make_optimizer(lrs, steps, args.optimizer_fix), args.batch_size, r.dir, "joint",
-                               log, args.shuffle_each_epoch, r.augment, r.seed, r.labels)
+                               log, args.shuffle_each_epoch, r.augment, r.seed, r.labels, args.eval_every, recalibrate)
     if args.finetune_batch_norm_epochs > 0 and family != "dnn":
         bn_vars = [v for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
                    for v in (layer.gamma, layer.beta)]
         bn_opt = forward.make_optimizer([args.batch_norm_learning_rate], [], args.optimizer_fix)
         last = forward.train_joint(reds_model, bn_vars, r.data, alphas, args.finetune_batch_norm_epochs, bn_opt,
                                    args.batch_size, r.dir, "batch_norm", log, args.shuffle_each_epoch, r.augment,
-                                   r.seed, r.labels)
+                                   r.seed, r.labels, args.eval_every, recalibrate)
     final = last[r.report_split]
     shared_stats_accuracy = [a for a, _ in final]
-    if args.bn_mode == "per_subnet_recalib" and family != "dnn":
+    if args.bn_mode != "frozen_stats" and family != "dnn":
         reds_model.recalibrate_batch_norm(r.data["train"][0][: args.bn_recalibration_samples])
         final = forward.evaluate(reds_model, *r.data[r.report_split])
         log("per-subnetwork BN statistics: " + ", ".join(

@@ -160,6 +160,15 @@ def test_per_subnetwork_batch_norm_recalibration(key, channel_aware):
         sub = extract_subnetwork(model, widths, build, channel_aware, stats[s])
         np.testing.assert_allclose(sub(x[:4], training=False).numpy(), after[s], atol=1e-5)
         np.testing.assert_allclose(reds_model.call_subnetwork(x[:4], s).numpy(), after[s], atol=1e-5)
+    # --bn_mode per_subnet_stats recalibrates every epoch: the statistics are variables, so a traced function
+    # reads the new ones without being traced again
+    traced = tf.function(lambda batch: reds_model(batch))
+    np.testing.assert_allclose(traced(x[:4])[1].numpy(), after[1], atol=1e-5)
+    reds_model.recalibrate_batch_norm(x[48:] * 3.0, batch_size=40)
+    fresh = [o.numpy() for o in reds_model(x[:4])]
+    assert np.abs(fresh[1] - after[1]).max() > 1e-3
+    np.testing.assert_allclose(traced(x[:4])[1].numpy(), fresh[1], atol=1e-5)
+    assert traced.experimental_get_tracing_count() == 1
 
 
 def test_nested_forward_computes_the_shared_prefix_once_and_equals_per_subnetwork_forward(monkeypatch):

@@ -231,11 +231,13 @@ def build_optimizer(optimizer, variables):
 
 
 def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_size, out_dir, phase, log,
-                shuffle_each_epoch=False, augment=None, seed=0, labels=None):
+                shuffle_each_epoch=False, augment=None, seed=0, labels=None, eval_every=1, on_epoch_start=None):
     """Joint fine-tuning of every subnetwork; returns the per-subnetwork metrics of the last epoch.
 
-    ``data``: {'train'|'validation'|'test': (x, y)}. Each epoch logs train loss and val/test accuracy of
-    every subnetwork (``labels`` names them) to ``<phase>_history.csv``.
+    ``data``: {'train'|'validation'|'test': (x, y)}. Each epoch logs train loss and (every ``eval_every``
+    epochs and at the last) val/test accuracy of every subnetwork (``labels`` names them) to
+    ``<phase>_history.csv``. ``on_epoch_start(epoch)`` runs before each epoch (and before the final evaluation of
+    a phase finished earlier), after any resume.
     """
     from tqdm import tqdm
 
@@ -262,23 +264,34 @@ def train_joint(reds_model, variables, data, alphas, epochs, optimizer, batch_si
     last = None
     for epoch in range(start_epoch + 1, epochs + 1):
         t0 = time.perf_counter()
+        if on_epoch_start is not None:
+            on_epoch_start(epoch)
         seed_e = seed + epoch if shuffle_each_epoch else seed
         totals = np.zeros(len(reds_model.plans))
         for xb, yb in tqdm(training_batches(data, batch_size, seed_e, augment, (seed, phase, epoch)), total=steps,
                            desc=f"{phase} {epoch}/{epochs}", leave=False, unit="batch"):
             totals += step(xb, yb).numpy()
-        val = evaluate(reds_model, *data["validation"])
-        test = val if data["test"] is data["validation"] else evaluate(reds_model, *data["test"])
-        row = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}
-        for s, name in enumerate(labels or range(len(totals))):
+        names = labels or range(len(totals))
+        row = {"epoch": epoch}
+        if epoch % eval_every == 0 or epoch == epochs:
+            val = evaluate(reds_model, *data["validation"])
+            test = val if data["test"] is data["validation"] else evaluate(reds_model, *data["test"])
+            last = {"validation": val, "test": test}
+            log(f"{phase} epoch {epoch}/{epochs}: " + ", ".join(
+                f"{name} test {test[s][0]:.4f}" for s, name in enumerate(names)))
+        else:
+            val = test = [("", None)] * len(totals)
+            log(f"{phase} epoch {epoch}/{epochs}: train loss " + ", ".join(
+                f"{name} {totals[s] / steps:.4f}" for s, name in enumerate(names)))
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        for s, name in enumerate(names):
             row[f"train_loss_{name}"] = round(totals[s] / steps, 5)
-            row[f"val_acc_{name}"] = round(val[s][0], 5)
-            row[f"test_acc_{name}"] = round(test[s][0], 5)
+            row[f"val_acc_{name}"] = val[s][0] if val[s][0] == "" else round(val[s][0], 5)
+            row[f"test_acc_{name}"] = test[s][0] if test[s][0] == "" else round(test[s][0], 5)
         checkpoint.save(epoch, row, reds_model.base, optimizer, signature)
-        log(f"{phase} epoch {epoch}/{epochs}: " + ", ".join(
-            f"{name} test {test[s][0]:.4f}" for s, name in enumerate(labels or range(len(totals)))))
-        last = {"validation": val, "test": test}
     if last is None:  # already finished before a resume
+        if on_epoch_start is not None:
+            on_epoch_start(epochs + 1)
         val = evaluate(reds_model, *data["validation"])
         last = {"validation": val, "test": val if data["test"] is data["validation"] else evaluate(reds_model, *data["test"])}
     return last

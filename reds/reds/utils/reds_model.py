@@ -101,8 +101,8 @@ def _activation(layer, x):
 def _apply(layer, slicing, x, bn_statistics=None):
     """One layer of one subnetwork (full-width weights sliced by ``slicing``), BN in inference mode."""
     weights = sliced_weights(layer, slicing)
-    if bn_statistics is not None:
-        weights = weights[:2] + [tf.constant(v) for v in bn_statistics]
+    if bn_statistics is not None:  # arrays, or variables that later recalibrations update in traced graphs
+        weights = weights[:2] + [tf.convert_to_tensor(v) for v in bn_statistics]
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         x = tf.nn.depthwise_conv2d(x, weights[0], (1, *layer.strides, 1), layer.padding.upper()) + weights[1]
         return _activation(layer, x)
@@ -221,9 +221,10 @@ class RedsModel(keras.Model):
 
     def recalibrate_batch_norm(self, x, batch_size=256):
         """Give every subnetwork its own BN moving statistics: the population mean/variance of each BN input on
-        ``x`` at that subnetwork's widths (``--bn_mode per_subnet_recalib``; the faithful mode shares the
-        pretrained statistics, quirk Q2). Layer by layer over the whole of ``x``, so each BN sees the
-        already-recalibrated layers before it. Retraces the model's functions (new constants)."""
+        ``x`` at that subnetwork's widths (``--bn_mode per_subnet_recalib`` / ``per_subnet_stats``; the faithful
+        mode shares the pretrained statistics, quirk Q2). Layer by layer over the whole of ``x``, so each BN sees
+        the already-recalibrated layers before it. The statistics are variables: a later recalibration updates
+        them in place, so traced train steps read the new values without retracing."""
         statistics = []
         for plan in self.plans:
             stats = {}
@@ -239,8 +240,15 @@ class RedsModel(keras.Model):
                     stats[layer.name] = (mean.astype(np.float32), (sq / count).astype(np.float32))
                 h = [_apply(layer, slicing, c, stats.get(layer.name)) for c in h]
             statistics.append(stats)
-        self.bn_statistics = statistics
-        self._reds_predict = None  # the traced inference function holds the old statistics
+        if self.bn_statistics is None:
+            self.bn_statistics = [{name: tuple(tf.Variable(v, trainable=False) for v in pair)
+                                   for name, pair in stats.items()} for stats in statistics]
+            self._reds_predict = None  # the traced inference function read the shared statistics
+        else:
+            for variables, stats in zip(self.bn_statistics, statistics):
+                for name, pair in stats.items():
+                    for variable, value in zip(variables[name], pair):
+                        variable.assign(value)
         return statistics
 
 
@@ -259,7 +267,7 @@ def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False,
             continue
         values = [np.asarray(t) for t in sliced_weights(source, by_name[layer.name])]
         if bn_statistics and layer.name in bn_statistics:
-            values = values[:2] + list(bn_statistics[layer.name])
+            values = values[:2] + [np.asarray(v) for v in bn_statistics[layer.name]]
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.set_weights(values)
         else:
