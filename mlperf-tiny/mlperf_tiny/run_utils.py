@@ -19,6 +19,7 @@ import platform
 import random
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -463,6 +464,15 @@ def default_eval_dir(task, model_path):
     return runs_root() / "eval" / task / name
 
 
+def add_eval_output_args(parser, task):
+    """``--out_dir`` (default ``default_eval_dir(task, model)``) and ``--overwrite`` of an evaluation script."""
+    parser.add_argument("--out_dir", default=None,
+                        help=f"where metrics and plots go (default: runs/eval/{task}/<model name>; $TINYML_RUNS "
+                             f"replaces runs)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results of another model or data already in --out_dir")
+
+
 def claim_eval_dir(out_dir, tag, args, identity, overwrite=False):
     """Claim ``out_dir`` for the results tagged ``tag`` (``<tag>_args.json`` records who made them).
 
@@ -531,15 +541,22 @@ def epoch_seeded_shuffle(dataset, buffer_size, seed, initial_epoch, epochs, batc
     return parts[0]
 
 
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
 def _iterator_epoch(iterator, seed, epoch):
     """One epoch of a Keras ImageDataGenerator iterator (``flow``/``flow_from_directory``): its order and every
     batch's augmentation drawn from (seed, epoch, batch index) only."""
     base = epoch_seed(seed, epoch)
     order = np.random.RandomState(base).permutation(iterator.n) if iterator.shuffle else np.arange(iterator.n)
     for index in range(len(iterator)):
-        np.random.seed((base + index) % 2**32)  # the generator's random transforms draw from numpy's global RNG
-        yield iterator._get_batches_of_transformed_samples(
-            order[index * iterator.batch_size : (index + 1) * iterator.batch_size])
+        # The random transforms draw from numpy's global RNG: seeding and drawing are one step, or the training
+        # and validation streams (two tf.data threads) would interleave their draws.
+        with _GLOBAL_RNG_LOCK:
+            np.random.seed((base + index) % 2**32)
+            batch = iterator._get_batches_of_transformed_samples(
+                order[index * iterator.batch_size : (index + 1) * iterator.batch_size])
+        yield batch
 
 
 def _signature_of(batch):
@@ -563,6 +580,24 @@ def keras_iterator_batches(iterator, seed, initial_epoch, epochs):
 
     signature = _signature_of(next(_iterator_epoch(iterator, seed, 0)))
     return tf.data.Dataset.from_generator(stream, output_signature=signature).prefetch(2), len(iterator)
+
+
+def keras_iterator_fit_data(train_flow, val_flow, seed, initial_epoch, epochs, exact_resume):
+    """What ``fit`` gets for Keras ImageDataGenerator iterators: ``(x, steps_per_epoch, validation_data,
+    validation_steps, extra callbacks)``.
+
+    exact_resume=False: the iterators themselves, as the v0.5 scripts (Keras' own stream: a resumed run gets the
+    weights and Adam state back, not the augmentation it would have drawn). True: ``keras_iterator_batches`` /
+    ``keras_iterator_validation``, each epoch drawn from (seed, epoch) only, so a resumed run trains on exactly the
+    batches an uninterrupted one would; a different random stream, hence other numbers than the default.
+    """
+    if not exact_resume:
+        return train_flow, len(train_flow), val_flow, (len(val_flow) if val_flow is not None else None), []
+    train_batches, steps = keras_iterator_batches(train_flow, seed, initial_epoch, epochs)
+    if val_flow is None:
+        return train_batches, steps, None, None, []
+    val_data, val_steps, set_val_epoch = keras_iterator_validation(val_flow, seed)
+    return train_batches, steps, val_data, val_steps, [set_val_epoch]
 
 
 def keras_iterator_validation(iterator, seed):

@@ -224,3 +224,22 @@ def test_kill_minus_9_mid_epoch_resumes_to_the_uninterrupted_result(toycar, tmp_
     weights = [model_io.load_model(run / "model_ToyCar.hdf5").keras_model.get_weights() for run in (reference, killed)]
     assert len(weights[0]) == len(weights[1]) == 56  # 10 Dense x (kernel, bias) + 9 BN x 4
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+@pytest.mark.slow  # three ResNet-8 trainings (tracing dominates): ~1 min on an idle 2-core machine
+def test_ic_exact_resume_trains_on_the_batches_of_an_uninterrupted_run(tmp_path):
+    """--exact_resume (IC; VWW has the same flag): the ImageDataGenerator's order and augmentation come from
+    (seed, epoch), so 1 epoch + a resumed 2 more == 3 epochs in one go (history and weights, bit for bit)."""
+    from mlperf_tiny import model_io
+    from mlperf_tiny.image_classification import train
+
+    data = write_tiny_cifar(tmp_path / "cifar", train_per_batch=4, num_test=4)
+    common = ["--data_dir", str(data), "--batch_size", "4", "--exact_resume", "--verbose", "0"]
+    assert train.main([*common, "--out_dir", str(tmp_path / "straight"), "--epochs", "3"]) == 0
+    assert train.main([*common, "--out_dir", str(tmp_path / "resumed"), "--epochs", "1"]) == 0
+    assert train.main([*common, "--out_dir", str(tmp_path / "resumed"), "--epochs", "3"]) == 0
+    history = [(tmp_path / run / "history.csv").read_text() for run in ("straight", "resumed")]
+    assert history[0] == history[1] and len(history[0].splitlines()) == 4
+    weights = [model_io.load_model(tmp_path / run / train.MODEL_FILE_NAME).keras_model.get_weights()
+               for run in ("straight", "resumed")]
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))

@@ -113,3 +113,31 @@ def test_confusion_matrix_counts(tmp_path):
     counts = run_utils.plot_confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], ["a", "b", "c"],
                                              tmp_path / "cm.png", "toy")
     np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+def test_resume_is_exact_with_adam_state_dropout_and_epoch_seeded_order(tmp_path):
+    """4 epochs in one go == 2 epochs, a fresh process-like restart (new model object), 2 more: same history,
+    same weights. Restoring Adam's moments, the dropout generators and the (seed, epoch) batch order makes it so."""
+    import tensorflow as tf
+
+    run_utils.resumable_dropout()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16)).astype(np.float32)
+    y = (x.sum(axis=1) > 0).astype(np.int64)
+
+    def run(out_dir, epochs):
+        run_utils.set_seed(0)
+        model = tf.keras.Sequential([tf.keras.Input((16,)), tf.keras.layers.Dense(32, activation="relu"),
+                                     tf.keras.layers.Dropout(0.3), tf.keras.layers.Dense(2, activation="softmax")])
+        model.compile(tf.keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
+        initial_epoch = run_utils.resume_initial_epoch(out_dir, model)
+        batches, steps = run_utils.epoch_seeded_batches(x, y, 16, 0, initial_epoch, epochs)
+        model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, verbose=0,
+                  callbacks=run_utils.training_callbacks(out_dir, progress=False))
+        return model
+
+    straight = run(tmp_path / "straight", 4)
+    run(tmp_path / "resumed", 2)
+    resumed = run(tmp_path / "resumed", 4)
+    assert all(np.array_equal(a, b) for a, b in zip(straight.get_weights(), resumed.get_weights()))
+    assert (tmp_path / "straight" / "history.csv").read_text() == (tmp_path / "resumed" / "history.csv").read_text()

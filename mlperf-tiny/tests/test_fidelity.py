@@ -161,59 +161,50 @@ def test_kws_eval_quantized_model_runs_on_an_eembc_folder(tmp_path):
     assert not list((MODELS / "keyword_spotting").glob("*_metrics.json"))  # nothing beside the model
 
 
-# ----------------------------------------------------------------------------------------------------- IC
-def test_ic_h5_and_int8_tflite_on_ic01(tmp_path):
+# -------------------------------------------------------------------------------------------------- IC, VWW
+def check_keras_and_int8(tmp_path, task, folder, shape, h5, int8, registry_name, params, pixel_scale):
+    """Keras .h5 and int8 .tflite of a vision task on its EEMBC subset: our CLI == a plain loop per stimulus, and
+    the .h5 weights in our registry model reproduce its outputs. pixel_scale: the model's input is pixels / it."""
     import tensorflow as tf
+
+    pixels, labels, names = raw_bins(folder, np.uint8, shape)  # interleaved RGB = HWC
+    original = tf.keras.models.load_model(str(h5), compile=False)
+    x = pixels.astype(np.float32) / np.float32(pixel_scale)
+    predicted = original.predict(x, verbose=0).argmax(axis=1)
+    result = our_cli(task, h5, folder, tmp_path)
+    reference = assert_same_predictions(result, names, predicted, labels)
+    ours, theirs, diff = registry_diff(registry_name, original, x)
+    assert ours == theirs == params and diff <= 1e-5
+    fidelity.record_row(SUBPROJECT, f"{h5.name} on {folder.name}; weights in {registry_name}", params_ours=ours,
+                        params_original=theirs, max_output_diff=diff, accuracy_ours=result["accuracy"],
+                        accuracy_reference=reference, data=f"eembc/{folder.name}", n=len(names))
+
+    predicted = plain_tflite(int8, quantize(x, int8)).argmax(axis=1)
+    result = our_cli(task, int8, folder, tmp_path)
+    int8_reference = assert_same_predictions(result, names, predicted, labels)
+    fidelity.record_row(SUBPROJECT, f"{int8.name} (int8) on {folder.name}", accuracy_ours=result["accuracy"],
+                        accuracy_reference=int8_reference, data=f"eembc/{folder.name}", n=len(names))
+    return reference
+
+
+def test_ic_h5_and_int8_tflite_on_ic01(tmp_path):
     from mlperf_tiny.image_classification import test as ic_test
 
-    pixels, labels, names = raw_bins(EEMBC / "ic01", np.uint8, (32, 32, 3))  # interleaved RGB = HWC
-    h5 = MODELS / "image_classification" / "pretrainedResnet.h5"
-    original = tf.keras.models.load_model(str(h5), compile=False)
-    predicted = original.predict(pixels.astype(np.float32), verbose=0).argmax(axis=1)
-    result = our_cli("ic", h5, EEMBC / "ic01", tmp_path)
-    reference = assert_same_predictions(result, names, predicted, labels)
-    ours, theirs, diff = registry_diff("resnet_v1_eembc", original, pixels.astype(np.float32))
-    assert ours == theirs == 78_666 and diff <= 1e-5
-    fidelity.record_row(SUBPROJECT, "pretrainedResnet.h5 on ic01; weights in resnet_v1_eembc", params_ours=ours,
-                        params_original=theirs, max_output_diff=diff, accuracy_ours=result["accuracy"],
-                        accuracy_reference=reference, data="eembc/ic01", n=len(names))
+    folder = MODELS / "image_classification"
+    h5 = folder / "pretrainedResnet.h5"
+    reference = check_keras_and_int8(tmp_path, "ic", EEMBC / "ic01", (32, 32, 3), h5,
+                                     folder / "pretrainedResnet_quant.tflite", "resnet_v1_eembc", 78_666, 1)
     # 12.3: test.py evaluates the same model on the EEMBC folder, its results under --out_dir.
     assert ic_test.main(["--model_path", str(h5), "--data_dir", str(EEMBC / "ic01"), "--out_dir",
                          str(tmp_path / "eval")]) == 0
     assert json.loads((tmp_path / "eval" / "keras_float_metrics.json").read_text())["accuracy"] == \
         pytest.approx(reference)
 
-    quant = MODELS / "image_classification" / "pretrainedResnet_quant.tflite"
-    predicted = plain_tflite(quant, quantize(pixels, quant)).argmax(axis=1)
-    result = our_cli("ic", quant, EEMBC / "ic01", tmp_path)
-    reference = assert_same_predictions(result, names, predicted, labels)
-    fidelity.record_row(SUBPROJECT, "pretrainedResnet_quant.tflite (int8) on ic01", accuracy_ours=result["accuracy"],
-                        accuracy_reference=reference, data="eembc/ic01", n=len(names))
 
-
-# ---------------------------------------------------------------------------------------------------- VWW
 def test_vww_h5_and_int8_tflite_on_vww01(tmp_path):
-    import tensorflow as tf
-
-    pixels, labels, names = raw_bins(EEMBC / "vww01", np.uint8, (96, 96, 3))
-    h5 = MODELS / "visual_wake_words" / "vww_96.h5"
-    original = tf.keras.models.load_model(str(h5), compile=False)
-    x = pixels.astype(np.float32) / 255.0  # the reference trains on pixels / 255
-    predicted = original.predict(x, verbose=0).argmax(axis=1)
-    result = our_cli("vww", h5, EEMBC / "vww01", tmp_path)
-    reference = assert_same_predictions(result, names, predicted, labels)
-    ours, theirs, diff = registry_diff("mobilenet_v1", original, x)
-    assert ours == theirs == 221_794 and diff <= 1e-5
-    fidelity.record_row(SUBPROJECT, "vww_96.h5 on vww01; weights in mobilenet_v1", params_ours=ours,
-                        params_original=theirs, max_output_diff=diff, accuracy_ours=result["accuracy"],
-                        accuracy_reference=reference, data="eembc/vww01", n=len(names))
-
-    int8 = MODELS / "visual_wake_words" / "vww_96_int8.tflite"
-    predicted = plain_tflite(int8, quantize(x, int8)).argmax(axis=1)
-    result = our_cli("vww", int8, EEMBC / "vww01", tmp_path)
-    reference = assert_same_predictions(result, names, predicted, labels)
-    fidelity.record_row(SUBPROJECT, "vww_96_int8.tflite on vww01", accuracy_ours=result["accuracy"],
-                        accuracy_reference=reference, data="eembc/vww01", n=len(names))
+    folder = MODELS / "visual_wake_words"
+    check_keras_and_int8(tmp_path, "vww", EEMBC / "vww01", (96, 96, 3), folder / "vww_96.h5",
+                         folder / "vww_96_int8.tflite", "mobilenet_v1", 221_794, 255)  # trained on pixels / 255
 
 
 def test_vww_convert_reads_the_reference_calibration_list(tmp_path):

@@ -52,11 +52,9 @@ def evaluation_images(data_dir, dataset_name=None):
 
 
 def add_output_args(parser):
-    parser.add_argument("--out_dir", default=None,
-                        help="where metrics and plots go (default: runs/eval/ic/<model name>; $TINYML_RUNS replaces "
-                             "runs)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results of another model or data already in --out_dir")
+    from mlperf_tiny.run_utils import add_eval_output_args
+
+    add_eval_output_args(parser, "ic")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini, cifar10 or eembc)")
 
 

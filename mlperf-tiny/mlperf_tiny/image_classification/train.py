@@ -176,6 +176,9 @@ def get_args_parser(add_help=True):
                         help="tf.distribute strategy (mirrored: every local GPU)")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini or cifar10)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--exact_resume", action="store_true",
+                        help="draw each epoch's order and augmentation from (seed, epoch), so a resumed run ends as "
+                             "an uninterrupted one (another random stream than Keras': other numbers)")
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
@@ -214,18 +217,16 @@ def train(args):
     if args.holdout_validation:
         train_flow = datagen.flow(x, train_labels, subset="training", **flow_kwargs)
         val_flow = datagen.flow(x, train_labels, subset="validation", shuffle=False, **flow_kwargs)
-        val_data, val_steps, set_val_epoch = run_utils.keras_iterator_validation(val_flow, args.seed)
-        callbacks.append(set_val_epoch)
         monitor = "val_accuracy"
     else:
         train_flow = datagen.flow(x, train_labels, **flow_kwargs)
-        val_data, val_steps, monitor = None, None, None
-    # Each epoch's order and augmentation depend on (seed, epoch) only: a resumed run sees the same batches.
-    train_batches, steps = run_utils.keras_iterator_batches(train_flow, args.seed, initial_epoch, args.epochs)
-    callbacks += run_utils.training_callbacks(out_dir, monitor=monitor, extra_metrics={"dataset": dataset},
-                                              total_epochs=args.epochs)
+        val_flow, monitor = None, None
+    train_data, steps, val_data, val_steps, extra = run_utils.keras_iterator_fit_data(
+        train_flow, val_flow, args.seed, initial_epoch, args.epochs, args.exact_resume)
+    callbacks += [*extra, *run_utils.training_callbacks(out_dir, monitor=monitor, extra_metrics={"dataset": dataset},
+                                                        total_epochs=args.epochs)]
     if initial_epoch < args.epochs:
-        model.fit(train_batches, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=initial_epoch,
+        model.fit(train_data, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=initial_epoch,
                   validation_data=val_data, validation_steps=val_steps, callbacks=callbacks, verbose=args.verbose)
     if monitor is not None and (out_dir / run_utils.BEST_WEIGHTS).exists():
         model.load_weights(str(out_dir / run_utils.BEST_WEIGHTS))

@@ -13,13 +13,11 @@ import numpy as np
 import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-from mlperf_tiny.keyword_spotting import evaluate, kws_util
+from mlperf_tiny.keyword_spotting import evaluate
 
 
 def get_args_parser(add_help=True):
-    parser = kws_util.get_args_parser(add_help=add_help)
-    evaluate.add_output_args(parser)
-    return parser
+    return evaluate.get_args_parser(add_help=add_help)
 
 
 @rc.command

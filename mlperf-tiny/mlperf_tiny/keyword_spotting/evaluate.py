@@ -20,17 +20,11 @@ IDENTITY = ("model", "data_dir", "target_set", "num_test_samples", "num_val_samp
 
 
 def get_args_parser(add_help=True):
+    from mlperf_tiny.run_utils import add_eval_output_args
+
     parser = kws_util.get_args_parser(add_help=add_help)
-    add_output_args(parser)
+    add_eval_output_args(parser, "kws")
     return parser
-
-
-def add_output_args(parser):
-    parser.add_argument("--out_dir", default=None,
-                        help="where metrics and plots go (default: runs/eval/kws/<model name>; $TINYML_RUNS "
-                             "replaces runs)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results of another model or data already in --out_dir")
 
 
 def evaluation_set(Flags, model=None):  # noqa: N803

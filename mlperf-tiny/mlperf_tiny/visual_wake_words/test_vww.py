@@ -19,6 +19,7 @@ import numpy as np
 import run_contract as rc
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+from mlperf_tiny.run_utils import add_eval_output_args
 from mlperf_tiny.visual_wake_words.train_vww import (
     CLASS_NAMES,
     COLOR_MODES,
@@ -42,11 +43,7 @@ def get_args_parser(add_help=True):
     parser.add_argument("--subset", choices=("validation", "training", "all"), default="validation",
                         help="all: every image of --data_dir (a held-out test folder)")
     parser.add_argument("--tflite_dir", default=None, help="folder of the .tflite files (default: the model's)")
-    parser.add_argument("--out_dir", default=None,
-                        help="where metrics and plots go (default: runs/eval/vww/<model name>; $TINYML_RUNS "
-                             "replaces runs)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results of another model or data already in --out_dir")
+    add_eval_output_args(parser, "vww")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini or vww_coco2014_96)")
     parser.add_argument("--no_progress", action="store_true")
     return parser

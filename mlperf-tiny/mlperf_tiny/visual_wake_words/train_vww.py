@@ -186,6 +186,9 @@ def get_args_parser(add_help=True):
                         help="tf.distribute strategy (mirrored: every local GPU)")
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini or vww_coco2014_96)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--exact_resume", action="store_true",
+                        help="draw each epoch's order and augmentation from (seed, epoch), so a resumed run ends as "
+                             "an uninterrupted one (another random stream than Keras': other numbers)")
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
@@ -233,9 +236,7 @@ def train(args):
     if epochs_done:
         print(f"resuming {out_dir} after epoch {epochs_done}")
     total_epochs = int(sum(args.epochs_per_stage))
-    val_data, val_steps, set_val_epoch = run_utils.keras_iterator_validation(val_flow, args.seed)
-    callbacks = [set_val_epoch, *run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset},
-                                                               total_epochs=total_epochs)]
+    callbacks = run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset}, total_epochs=total_epochs)
     for (first, end), learning_rate in zip(stage_bounds(args.epochs_per_stage), args.learning_rates):
         if epochs_done >= end:
             continue
@@ -246,9 +247,10 @@ def train(args):
         if epochs_done > first:  # resumed inside this stage: its Adam state is in the resume point
             run_utils.resume_initial_epoch(out_dir, model)
         start = max(epochs_done, first)
-        train_batches, steps = run_utils.keras_iterator_batches(train_flow, args.seed, start, end)
-        model.fit(train_batches, steps_per_epoch=steps, epochs=end, initial_epoch=start, validation_data=val_data,
-                  validation_steps=val_steps, callbacks=callbacks, verbose=args.verbose)
+        train_data, steps, val_data, val_steps, extra = run_utils.keras_iterator_fit_data(
+            train_flow, val_flow, args.seed, start, end, args.exact_resume)
+        model.fit(train_data, steps_per_epoch=steps, epochs=end, initial_epoch=start, validation_data=val_data,
+                  validation_steps=val_steps, callbacks=[*extra, *callbacks], verbose=args.verbose)
         epochs_done = end
     saved_model_path = Path(args.saved_model_path or out_dir / MODEL_FILE_NAME)
     run_utils.save_model(model, saved_model_path)
