@@ -2,12 +2,15 @@
 
 ``save_checkpoint(obj, path)`` writes through a temporary file in the same directory and renames it into
 place, so a failed or interrupted save (disk full, Ctrl-C, kill) leaves the previous checkpoint intact.
+``remove_stale_temporaries(run_dir)`` deletes the temporaries a killed save left behind.
 ``load_checkpoint(path, ...)`` turns every unusable file into one ``run_contract.UsageError`` line naming the
 file and what is wrong: missing, empty, truncated or not a torch file, no state, a model of another
 architecture (``expect_model``), or a pickled model whose code is not installed.
 """
 
 import pickle
+import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -20,6 +23,28 @@ def save_checkpoint(obj, path) -> Path:
     with rc.atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return path
+
+
+# run_contract's temporaries: `.tmp-<8 hex>-<name>` while a result is written, `.old-<8 hex>-<name>` while a
+# directory result is swapped. A process killed at that moment (kill -9, power loss) leaves them behind.
+_TEMPORARY = re.compile(r"\.(tmp|old)-[0-9a-f]{8}-.+")
+
+
+def remove_stale_temporaries(run_dir) -> list[str]:
+    """Remove the atomic writes' leftovers of a killed run from ``run_dir`` (top level only); call it once the
+    run directory is claimed for a rerun, when no other process writes there. Returns the names removed."""
+    run_dir = Path(run_dir)
+    removed = []
+    for entry in sorted(run_dir.iterdir()) if run_dir.is_dir() else []:
+        if _TEMPORARY.fullmatch(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    if removed:
+        print(f"removed {len(removed)} temporary file(s) left by an interrupted run in {run_dir}")
+    return removed
 
 
 def check_checkpoint_file(path, what: str = "checkpoint", hint: str | None = None) -> Path:

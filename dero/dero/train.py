@@ -29,7 +29,7 @@ from torch.utils.data.dataloader import default_collate
 from torchvision.transforms.functional import InterpolationMode
 
 from dero import presets, transforms, utils
-from dero.checkpoint import load_checkpoint, save_checkpoint
+from dero.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from dero.models import DETECTION_MODELS, get_model, list_models
 from dero.sampler import RASampler
 
@@ -261,6 +261,8 @@ def run(args: argparse.Namespace):
     if args.output_dir and not args.test_only and int(os.environ.get("RANK", "0")) == 0:
         # before anything is written: the same run resumes, another one is refused (unless --overwrite)
         state = rc.claim_run_dir(args.output_dir, args, ignore=NOT_IDENTITY, overwrite=args.overwrite)
+        if state == "resume":
+            remove_stale_temporaries(args.output_dir)
         if state == "resume" and not args.resume and checkpoint_file.exists():
             args.resume = str(checkpoint_file)
             print(f"resuming the run in {args.output_dir} from {checkpoint_file}")

@@ -15,6 +15,7 @@ import re
 
 import run_contract as rc
 import torch
+from dero.checkpoint import remove_stale_temporaries
 from dnn_param_encode.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -148,8 +149,9 @@ def main(argv=None):
     rc.require_dir(os.path.join(args.data_path, "train"), "ImageFolder train split",
                    f"expected {args.data_path}/{{train,val}}/<wnid>/*.JPEG (`make mini-data` writes data/mini/imagenet)")
     # rerunning the same command resumes; a different run in --output-dir is refused unless --overwrite
-    rc.claim_run_dir(args.output_dir, args, ignore=("workers", "threads"), overwrite=args.overwrite,
-                     args_file="train_args.json")
+    if rc.claim_run_dir(args.output_dir, args, ignore=("workers", "threads"), overwrite=args.overwrite,
+                        args_file="train_args.json") == "resume":
+        remove_stale_temporaries(args.output_dir)  # a killed save's .tmp-* files (dero.train cleans its own)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 

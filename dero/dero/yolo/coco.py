@@ -63,6 +63,20 @@ def data_dict(root) -> dict:
             "nc": len(NAMES), "names": dict(enumerate(NAMES))}
 
 
+def image_list(data: dict, split: str, cache_dir) -> str:
+    """The image list of ``split`` ("train" or "val" of a :func:`data_dict`) rewritten with absolute paths into
+    ``cache_dir`` (a run directory): yolov5 keeps its label cache (``<list>.cache``) beside the list it reads,
+    so the cache goes there instead of into the data set."""
+    source = Path(data[split])
+    lines = source.read_text().splitlines()
+    parent = str(source.parent.resolve()) + "/"
+    listed = "".join((parent + line[2:] if line.startswith("./") else line) + "\n" for line in lines if line.strip())
+    target = Path(cache_dir) / "cache" / source.name
+    if not target.exists() or target.read_text() != listed:
+        rc.write_text(target, listed)
+    return str(target)
+
+
 def write_labels(root: Path, split: str) -> int:
     """YOLO label files and the image list of ``split`` from its instances JSON; returns the image count."""
     with open(root / "annotations" / f"instances_{split}.json") as f:

@@ -28,7 +28,7 @@ import torch.nn as nn
 import yaml
 
 from dero import utils
-from dero.checkpoint import load_checkpoint, save_checkpoint
+from dero.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from dero.models import DETECTION_MODELS, get_model
 from dero.yolo import coco
 
@@ -37,10 +37,15 @@ NOT_IDENTITY = ("workers", "device", "dist_url", "dist_backend", "output_dir", "
 LOADER_SEED = 6148914691236517205  # yolov5's loader generator offset
 
 
-def default_hyp_path() -> Path:
-    import yolov5
+def hyp_path(hyp: str | None) -> Path:
+    """--hyp: a YAML path; None = yolov5's hyp.scratch-low.yaml (the COCO recipe); "mini" = dero's mini recipe."""
+    if hyp is None:
+        import yolov5
 
-    return Path(yolov5.__file__).parent / "data" / "hyps" / "hyp.scratch-low.yaml"
+        return Path(yolov5.__file__).parent / "data" / "hyps" / "hyp.scratch-low.yaml"
+    if hyp == "mini":
+        return Path(__file__).parent / "hyp.mini.yaml"
+    return Path(hyp)
 
 
 def start_epoch_iterator(loader, seed: int, epoch: int) -> None:
@@ -79,6 +84,7 @@ def plot_metrics(history: list[dict], path: Path) -> None:
 
 
 def main_body(args) -> list[dict]:
+    data = coco.data_dict(args.data_path)  # a wrong --data-path fails before yolov5's slow imports
     from yolov5 import val as yolo_val
     from yolov5.utils.autoanchor import check_anchors
     from yolov5.utils.dataloaders import create_dataloader
@@ -87,15 +93,14 @@ def main_body(args) -> list[dict]:
     from yolov5.utils.metrics import fitness
     from yolov5.utils.torch_utils import ModelEMA, de_parallel, smart_optimizer
 
-    data = coco.data_dict(args.data_path)
-    hyp_path = rc.require_file(args.hyp or default_hyp_path(), "hyperparameter YAML")
-    with open(hyp_path) as f:
+    with open(rc.require_file(hyp_path(args.hyp), "hyperparameter YAML")) as f:
         hyp = yaml.safe_load(f)
     out = Path(args.output_dir)
     utils.init_distributed_mode(args)
     main_process = utils.is_main_process()
     if main_process:  # before anything is written: resume our run, refuse another one
-        rc.claim_run_dir(out, args, ignore=NOT_IDENTITY, overwrite=args.overwrite)
+        if rc.claim_run_dir(out, args, ignore=NOT_IDENTITY, overwrite=args.overwrite) == "resume":
+            remove_stale_temporaries(out)
     if args.distributed:
         torch.distributed.barrier()
     rank = args.rank if args.distributed else -1
@@ -106,7 +111,7 @@ def main_body(args) -> list[dict]:
     model = get_model(args.model, num_classes=data["nc"]).to(device)
     torch.manual_seed(args.seed + 1 + max(rank, 0))  # yolov5's init_seeds(seed + 1 + RANK) before training
     grid = max(int(model.stride.max()), 32)
-    nbs = 64  # nominal batch size: gradients accumulate up to it
+    nbs = args.nominal_batch_size  # gradients accumulate up to it (yolov5: 64)
     accumulate = max(round(nbs / args.batch_size), 1)
     hyp["weight_decay"] *= args.batch_size * accumulate / nbs
     optimizer = smart_optimizer(model, args.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
@@ -115,12 +120,14 @@ def main_body(args) -> list[dict]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lf)
     ema = ModelEMA(model) if main_process else None
 
-    train_loader, dataset = create_dataloader(data["train"], args.imgsz, args.batch_size // world, grid, hyp=hyp,
-                                              augment=True, rank=rank, workers=args.workers, shuffle=True,
-                                              seed=args.seed)
+    # the image lists are read from copies in the run directory, so yolov5's label caches are written there
+    train_loader, dataset = create_dataloader(coco.image_list(data, "train", out), args.imgsz,
+                                              args.batch_size // world, grid, hyp=hyp, augment=True, rank=rank,
+                                              workers=args.workers, shuffle=True, seed=args.seed)
     labels = np.concatenate(dataset.labels, 0)
-    val_loader = create_dataloader(data["val"], args.imgsz, args.batch_size // world * 2, grid, hyp=hyp, rect=True,
-                                   rank=-1, workers=args.workers, pad=0.5)[0] if main_process else None
+    val_loader = create_dataloader(coco.image_list(data, "val", out), args.imgsz, args.batch_size // world * 2,
+                                   grid, hyp=hyp, rect=True, rank=-1, workers=args.workers,
+                                   pad=0.5)[0] if main_process else None
 
     start_epoch, best_fitness, history = 0, 0.0, []
     last = out / "last.pt"
@@ -151,7 +158,7 @@ def main_body(args) -> list[dict]:
     core.class_weights = labels_to_class_weights(dataset.labels, data["nc"]).to(device) * data["nc"]
     compute_loss = ComputeLoss(core)
     nb = len(train_loader)
-    warmup_iters = max(round(hyp["warmup_epochs"] * nb), 100)
+    warmup_iters = max(round(hyp["warmup_epochs"] * nb), args.warmup_min_iters)
     last_opt_step = -1
     scheduler.last_epoch = start_epoch - 1
     amp = args.amp and device.type == "cuda"
@@ -233,11 +240,18 @@ def get_args_parser(add_help: bool = True) -> rc.ArgumentParser:
     p = rc.ArgumentParser(description="YOLOv5n / YOLOv5n-DERO training (yolov5 v7 recipe)", add_help=add_help)
     p.add_argument("--model", default="yolov5n_dero", type=rc.name_in(DETECTION_MODELS), help="registry name")
     p.add_argument("--data-path", required=True, help="COCO 2017 root in yolov5's layout (or data/mini/coco)")
-    p.add_argument("--hyp", default=None, help="hyperparameter YAML (default: yolov5's hyp.scratch-low.yaml)")
+    p.add_argument("--hyp", default=None,
+                   help="hyperparameter YAML (default: yolov5's hyp.scratch-low.yaml; 'mini': dero/yolo/hyp.mini.yaml, "
+                        "the mini-COCO recipe)")
     p.add_argument("--epochs", type=rc.positive_int, default=300, help="total epochs (yolov5 default 300)")
     p.add_argument("--batch-size", type=rc.positive_int, default=64, help="total batch size over all processes")
     p.add_argument("--imgsz", "--img", "--img-size", type=rc.positive_int, default=640, help="train/val size (px)")
     p.add_argument("--optimizer", choices=("SGD", "Adam", "AdamW"), default="SGD", help="optimizer")
+    p.add_argument("--nominal-batch-size", type=rc.positive_int, default=64,
+                   help="gradients accumulate up to this batch size before a step; weight decay scales with it "
+                        "(yolov5's nbs, 64)")
+    p.add_argument("--warmup-min-iters", type=rc.nonnegative_int, default=100,
+                   help="warmup lasts max(hyp warmup_epochs x batches per epoch, this) iterations (yolov5: 100)")
     p.add_argument("--cos-lr", action="store_true", help="cosine lr decay (default: linear, as yolov5)")
     p.add_argument("--label-smoothing", type=rc.float_range(0, 1, hi_open=True), default=0.0, help="label smoothing")
     p.add_argument("--noautoanchor", action="store_true", help="keep the YAML anchors (no AutoAnchor)")

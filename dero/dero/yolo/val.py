@@ -48,7 +48,8 @@ def evaluate(model: torch.nn.Module, data_path, output_dir, imgsz: int = 640, ba
     out.mkdir(parents=True, exist_ok=True)
     model = model.float().eval()
     grid = max(int(model.stride.max()), 32)
-    loader = create_dataloader(data["val"], imgsz, batch_size, grid, rect=True, rank=-1, workers=workers, pad=0.5)[0]
+    loader = create_dataloader(coco.image_list(data, "val", out), imgsz, batch_size, grid, rect=True, rank=-1,
+                               workers=workers, pad=0.5)[0]
     for stale in out.glob("_predictions.json"):
         stale.unlink()
     results, _, _, _ = yolo_val.run(data, batch_size=batch_size, imgsz=imgsz, iou_thres=IOU_THRES, half=False,
