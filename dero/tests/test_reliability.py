@@ -3,6 +3,7 @@ untouched; a save that fails half-way and a kill -9 lose nothing, and the rerun 
 run ends."""
 
 import errno
+import importlib
 import importlib.util
 import json
 import os
@@ -14,27 +15,13 @@ import time
 
 import pytest
 import torch
+from dero_helpers import train_args
 from run_contract.testing import assert_one_line_error, run_cli, tree_hashes
 
 from dero import models, train
 
-MODEL = "mcunet_dero_v2"
-SIZE_ARGS = ["--train-crop-size", "32", "--val-resize-size", "32", "--val-crop-size", "32"]
 ENV = {"OMP_NUM_THREADS": "1"}
 HAS_YOLO = importlib.util.find_spec("yolov5") is not None
-
-
-def train_args(data, out, epochs=2, *extra):
-    return ["--model", MODEL, "--data-path", str(data), "--output-dir", str(out), "-b", "8", "-j", "0",
-            "--epochs", str(epochs), "--lr", "0.05", "--seed", "0", "--print-freq", "50", *SIZE_ARGS, *extra]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_imagenet_shared, tmp_path_factory):
-    """A finished 2-epoch run and its per-epoch metrics (the reference for the interrupted runs)."""
-    out = tmp_path_factory.mktemp("runs") / "full"
-    history = train.main.__wrapped__(train_args(tiny_imagenet_shared, out))
-    return out, history
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +40,10 @@ def bad_files(tmp_path_factory, finished_run, tiny_imagenet_shared):
 
 # (id, module, args, exit code, fragments of the error line). dero.train cases are overrides of a valid command
 # into the finished run's directory ({flag: value, or None for a switch}); {bad} is a folder of bad files.
+# The cases run in this test process through each module's `main` (its exit code and what reaches file
+# descriptor 2), one Python start for all of them; those in AS_PROGRAM also run as `python -m <module>`, which
+# covers the entry point (exit status, flushing, a worker thread that could keep the process alive).
+AS_PROGRAM = {"epochs<1", "worker error"}
 CASES = [
     ("epochs<1", "dero.train", {"--epochs": "-1"}, 2, ["--epochs", "-1"]),
     ("batch 0", "dero.train", {"-b": "0"}, 2, ["--batch-size", "0"]),
@@ -79,12 +70,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,module,args,code,fragments", CASES, ids=[getattr(c, "values", c)[0] for c in CASES])
-def test_bad_input_is_one_line_and_changes_nothing(case, module, args, code, fragments, tiny_imagenet_shared,
-                                                   finished_run, bad_files):
-    run_dir = finished_run[0]
+def command_line(args, run_dir, data, bad):
     if isinstance(args, dict):
-        command = train_args(tiny_imagenet_shared, run_dir)
+        command = train_args(data, run_dir, epochs=2)
         for flag, value in args.items():
             if value is None:
                 command.append(flag)
@@ -93,12 +81,27 @@ def test_bad_input_is_one_line_and_changes_nothing(case, module, args, code, fra
             else:
                 command += [flag, value]
         args = command
-    args = [str(a).format(bad=bad_files) for a in args]
+    return [str(a).format(bad=bad) for a in args]
+
+
+@pytest.mark.parametrize("case,module,args,code,fragments", CASES, ids=[getattr(c, "values", c)[0] for c in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(case, module, args, code, fragments, tiny_imagenet_shared,
+                                                   finished_run, bad_files, capfd, monkeypatch):
+    run_dir = finished_run[0]
+    args = command_line(args, run_dir, tiny_imagenet_shared, bad_files)
     before = tree_hashes(run_dir), tree_hashes(bad_files)
-    returncode, _, stderr = run_cli(module, *args, env=ENV, timeout=300)
+    monkeypatch.delenv("TINYML_DEBUG", raising=False)
+    capfd.readouterr()
+    returncode = importlib.import_module(module).main(args)
+    stderr = capfd.readouterr().err
     assert returncode == code, stderr[-2000:]
     assert_one_line_error(stderr, *fragments)
     assert (tree_hashes(run_dir), tree_hashes(bad_files)) == before
+    if case in AS_PROGRAM:
+        returncode, _, stderr = run_cli(module, *args, env=ENV, timeout=300)
+        assert returncode == code, stderr[-2000:]
+        assert_one_line_error(stderr, *fragments)
+        assert (tree_hashes(run_dir), tree_hashes(bad_files)) == before
 
 
 def test_disk_full_during_save_keeps_the_resume_point(tiny_imagenet_shared, finished_run, tmp_path, monkeypatch,
@@ -115,12 +118,12 @@ def test_disk_full_during_save_keeps_the_resume_point(tiny_imagenet_shared, fini
         return real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", fails_on_second_epoch)
-    assert train.main(train_args(tiny_imagenet_shared, out)) == 1
+    assert train.main(train_args(tiny_imagenet_shared, out, epochs=2)) == 1
     assert "disk full" in capsys.readouterr().err
     monkeypatch.setattr(torch, "save", real_save)
     assert train.load_checkpoint(out / "checkpoint.pth")["epoch"] == 0  # the previous resume point still loads
     assert not [p for p in os.listdir(out) if p.startswith(".tmp")]  # the torn temporary was removed
-    resumed = train.main.__wrapped__(train_args(tiny_imagenet_shared, out))
+    resumed = train.main.__wrapped__(train_args(tiny_imagenet_shared, out, epochs=2))
     assert [r["epoch"] for r in resumed] == [0, 1]
     assert resumed[1]["train_loss"] == pytest.approx(finished_run[1][1]["train_loss"], rel=1e-6)
     assert resumed[1]["val_acc1"] == finished_run[1][1]["val_acc1"]
@@ -128,8 +131,9 @@ def test_disk_full_during_save_keeps_the_resume_point(tiny_imagenet_shared, fini
 
 def test_kill_9_mid_run_then_rerun_ends_like_an_uninterrupted_run(tiny_imagenet_shared, finished_run, tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dero.train", *train_args(tiny_imagenet_shared, out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
+    command = train_args(tiny_imagenet_shared, out, epochs=2)
+    proc = subprocess.Popen([sys.executable, "-m", "dero.train", *command], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
     deadline = time.time() + 300
     while not (out / "metrics.json").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -137,10 +141,14 @@ def test_kill_9_mid_run_then_rerun_ends_like_an_uninterrupted_run(tiny_imagenet_
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert json.loads((out / "metrics.json").read_text())[-1]["epoch"] == 0
-    returncode, _, stderr = run_cli("dero.train", *train_args(tiny_imagenet_shared, out), env=ENV, timeout=300)
-    assert returncode == 0, stderr[-2000:]
-    resumed = json.loads((out / "metrics.json").read_text())
-    expected = finished_run[1]
+    # what a kill during an atomic save leaves behind (run_contract's temporary names), and a file that is not one
+    (out / ".tmp-0123abcd-checkpoint.pth").write_bytes(b"\0" * 100)
+    (out / ".old-89abcdef-plots").mkdir()
+    (out / ".tmp-notes.txt").write_text("not a temporary of ours\n")
+    resumed = train.main.__wrapped__(command)  # the same command again, here in this process
     assert [r["epoch"] for r in resumed] == [0, 1]
+    assert json.loads((out / "metrics.json").read_text()) == resumed
+    expected = finished_run[1]
     for key in ("train_loss", "val_loss", "val_acc1", "val_acc5"):
         assert resumed[1][key] == pytest.approx(expected[1][key], rel=1e-5), key
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".tmp-notes.txt"]

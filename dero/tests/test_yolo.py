@@ -91,8 +91,10 @@ def test_peak_memory(models, size, expected):
 
 
 def run_args(data, out, *extra, epochs=2):
+    """The mini recipe's flags (make's MINI=1) at 64 px on 16 images: 2 optimizer steps per epoch."""
     return ["--model", "yolov5n_dero", "--data-path", str(data), "--output-dir", str(out), "--imgsz", "64",
-            "--batch-size", "8", "--epochs", str(epochs), "--workers", "0", "--seed", "0", "--save-period", "1",
+            "--batch-size", "8", "--nominal-batch-size", "8", "--warmup-min-iters", "0", "--optimizer", "AdamW",
+            "--hyp", "mini", "--epochs", str(epochs), "--workers", "0", "--seed", "0", "--save-period", "1",
             "--dataset-name", "mini", "--print-freq", "100", *extra]
 
 
@@ -122,6 +124,9 @@ def test_train_interrupt_resume_and_coco_map(mini_coco, tmp_path, monkeypatch):
             "results.png"} <= {p.name for p in (tmp_path / "full").iterdir()}
     ckpt = torch.load(tmp_path / "full" / "epoch1.pt", weights_only=False)
     assert isinstance(ckpt["model"], torch.nn.Module) and next(ckpt["model"].parameters()).dtype == torch.float32
+    assert ckpt["args"]["hyp"] == "mini" and ckpt["optimizer"]["param_groups"][0]["lr"] > 0
+    # yolov5's label caches go to the run directory, never into the data set
+    assert not list(mini_coco.rglob("*.cache")) and (tmp_path / "full" / "cache" / "train2017.cache").is_file()
 
     # interrupted during the second epoch's validation: epoch 0 is saved, the rerun resumes at epoch 1
     import yolov5.val
