@@ -9,7 +9,8 @@ REDS_PAPER_SCHEDULE ?=
 FIDELITY ?= ../shared/fidelity
 REDS_PRETRAINED_DIR := $(DATA)/reds_pretrained
 REDS_FMNIST_SYSTEM_DIR := /usr/share/datasets/fashion-mnist
-REDS_FMNIST_CPU_RECIPE := --epochs 12 --finetune_batch_norm_epochs 2 --experimental_runs 1 --consistent_permutation
+REDS_FMNIST_CPU_RECIPE := --epochs 10 --finetune_batch_norm_epochs 0 --experimental_runs 1 --eval_every 2 \
+	--consistent_permutation --bn_mode per_subnet_stats --optimizer_fix --training_steps 2814,1407
 REDS_FMNIST_FLAGS :=
 REDS_CIFAR_FLAGS :=
 REDS_FMNIST_PREREQ :=

@@ -47,16 +47,17 @@ def _median(values):
 @rc.command
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    from reds.utils import datasets
-
-    datasets.require_fashion_mnist(args.data_dir)  # before TensorFlow starts
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):  # before TensorFlow starts
+        rc.require_file(Path(args.data_dir) / name, "Fashion-MNIST idx file",
+                        "make reds-fashion-mnist-data, or data/mini/fashion_mnist (make mini-data)")
     import tensorflow as tf
 
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from reds import pipeline
-    from reds.utils import forward
+    from reds.utils import datasets, forward
     from reds.utils.keyword_spotting_models import vision_ds_cnn
     from reds.utils.reds_model import RedsModel, extract_subnetwork, kernel_parameter_count, subnetwork_widths
 

@@ -56,7 +56,7 @@ CASES = [
      ["speech_commands run"]),
     ("report: no results", "reds.report", ["--runs", "{empty}"], 2, ["results.json"]),
     ("solver bench: instance", "reds.benchmark_solvers", ["--instances", "dnn_x"], 2, ["--instances"]),
-    ("epoch bench: no data", "reds.benchmark_epoch", ["--data_dir", "{empty}"], 2, ["Fashion-MNIST"]),
+    ("epoch bench: no data", "reds.benchmark_epoch", ["--data_dir", "{empty}"], 2, ["Fashion-MNIST idx file"]),
 ]
 
 

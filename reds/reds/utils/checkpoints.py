@@ -44,12 +44,10 @@ def resolve(path, size=None):
     if p.is_dir():
         for folder in (p, p / "ckpt"):
             if (folder / "checkpoint").is_file():
-                import tensorflow as tf
-
-                prefix = tf.train.latest_checkpoint(str(folder))
-                if prefix is None or not Path(prefix + ".index").is_file():
+                prefix = _latest_checkpoint(folder)
+                if prefix is None or not Path(f"{prefix}.index").is_file():
                     raise rc.bad_file(folder / "checkpoint", "names no checkpoint whose .index file is there", HINT)
-                return "tf_checkpoint", Path(prefix)
+                return "tf_checkpoint", prefix
         files = sorted(f for f in p.iterdir() if f.suffix in KERAS_SUFFIXES)
         if len(files) == 1:
             return "keras", files[0]
@@ -67,6 +65,16 @@ def resolve(path, size=None):
     if head.startswith(HDF5_SIGNATURE) or head.startswith(ZIP_SIGNATURE):
         return "keras", p
     raise rc.bad_file(p, "is neither an HDF5/Keras weights file nor a TF checkpoint (no .index beside it)", HINT)
+
+
+def _latest_checkpoint(folder):
+    """The prefix a TF ``checkpoint`` state file names (``model_checkpoint_path: "..."``), read without TensorFlow."""
+    match = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', (folder / "checkpoint").read_text(errors="replace"),
+                      re.MULTILINE)
+    if match is None:
+        return None
+    prefix = Path(match.group(1))
+    return prefix if prefix.is_absolute() else folder / prefix
 
 
 def weighted_layers(model):
