@@ -37,8 +37,8 @@ export TINYML_MINI_DATA := $(abspath $(MINI_DATA))
 export PYTHONUNBUFFERED := 1
 
 # Subprojects in install order: run-contract (the command contract, standard library only) first, every command
-# uses it; then mlperf-tiny, which the TF projects import.
-PROJECTS := run-contract mlperf-tiny dero dnn-param-encode trecx depth-pruning reds
+# uses it; then mlperf-tiny, which the TF projects import; compare-kws (imports reds, depth-pruning, trecx) last.
+PROJECTS := run-contract mlperf-tiny dero dnn-param-encode trecx depth-pruning reds compare-kws
 # Those that already have a package (pyproject.toml) are installed with `pip install -e`.
 PACKAGES := $(foreach p,$(PROJECTS),$(if $(wildcard $(p)/pyproject.toml),$(p)))
 # Pipelines `make demo` runs (each project.mk appends its targets).
