@@ -21,7 +21,7 @@ from mlperf_tiny.keyword_spotting import kws_util
 SHUFFLE_BUFFER = 100_000
 # Flags that select evaluation or export, or extend training: they never make two training runs different.
 NOT_IDENTITY = ("epochs", "run_test_set", "tfl_file_name", "target_set", "plot_dir", "num_bin_files", "bin_file_path",
-                "faithful_cast", "download", "strategy", "num_test_samples")
+                "faithful_cast", "download", "strategy", "num_test_samples", "cal_idxs_file")
 
 
 def get_args_parser(add_help=True):
