@@ -106,6 +106,12 @@ demo: env mini-data ## Run every paper's pipeline end to end on the mini dataset
 	echo "results page: $(DEMO_ROOT)/SUMMARY.md and $(DEMO_ROOT)/summary.html (open it in a browser)"; \
 	if [ -n "$$failed" ]; then echo "demo: these targets failed:$$failed" >&2; exit 1; fi
 
+# Names of the demo's pipelines for the profile given (MINI_PROFILE=quick|full); the results page's test checks each
+# has a [[target]] in a demo.toml.
+.PHONY: demo-targets
+demo-targets:
+	@echo $(DEMO_TARGETS)
+
 demo-full: ## The demo with the longer mini schedules (MINI_PROFILE=full; results in $(RUNS)/mini-full)
 	$(MAKE) --no-print-directory demo MINI_PROFILE=full
 
@@ -148,6 +154,7 @@ help: ## List every target
 	@echo ""
 	@echo "Variables: DATA=$(DATA) RUNS=$(RUNS) MINI=$(MINI) NPROC=$(NPROC) SEED=$(SEED)"
 
-include $(wildcard */project.mk)
+# In PROJECTS order, so the demo trains mlperf-tiny's base models first (the pipelines that start from them follow).
+include $(wildcard $(addsuffix /project.mk,$(PROJECTS)))
 
 mini-data: $(MINI_DATA_TARGETS)

@@ -109,6 +109,18 @@ def test_repository_declarations_parse():
     assert len(names) == len(set(names))
 
 
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_demo_target_is_declared(profile):
+    """Each pipeline `make demo` runs (either profile) has a row on the results page."""
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(results_page.REPO_ROOT), "MINI=1",
+                           f"MINI_PROFILE={profile}", "demo-targets"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    demo_targets = proc.stdout.split()
+    assert "mlperf-kws" in demo_targets
+    declared = {t["name"] for t in results_page.load_targets()}
+    assert sorted(set(demo_targets) - declared) == []
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium: `apt-get install chromium` for this check")
 def test_html_renders_in_a_headless_browser_without_network(two_runs, tmp_path):
     specs, runs = two_runs
