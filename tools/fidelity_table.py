@@ -5,16 +5,17 @@
 Prints the table (markdown) and writes ``table.md``, ``table.csv`` and ``table.json`` into ``--out``. Columns:
 subproject, artifact, params (ours / original), max output difference, accuracy or AUC on the kit subset (our CLI /
 a plain reference loop), stimuli. With ``--reports`` (the JUnit XML of the fidelity runs) the closing line counts
-passed/failed/skipped tests. Exits 1 when no row was written or a fidelity test failed. Standard library only.
+passed/failed/skipped tests. Exits 1 when no row was written or a fidelity test failed.
 """
 
-import argparse
 import csv
 import io
 import json
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import run_contract as rc
+from test_summary import junit_totals
 
 COLUMNS = ("subproject", "artifact", "params (ours / original)", "max output diff", "metric (our CLI / reference loop)",
            "n", "note")
@@ -64,50 +65,45 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def test_counts(report_dir):
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for report in sorted(Path(report_dir).glob("*.xml")):
-        root = ET.parse(report).getroot()
-        for suite in [root] if root.tag == "testsuite" else root.findall("testsuite"):
-            for key in totals:
-                totals[key] += int(suite.get(key, 0))
-    return totals
-
-
 def write(out_dir, rows, table):
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "table.md").write_text(table)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     writer.writerows(cells(row) for row in rows)
-    (out_dir / "table.csv").write_text(buffer.getvalue())
-    (out_dir / "table.json").write_text(json.dumps(rows, indent=1) + "\n")
+    rc.write_text(out_dir / "table.md", table)
+    rc.write_text(out_dir / "table.csv", buffer.getvalue())
+    rc.write_json(out_dir / "table.json", rows)
 
 
+def get_args_parser(add_help=True):
+    p = rc.ArgumentParser(description="Print and save the fidelity table from the tests' rows", add_help=add_help)
+    p.add_argument("rows_dir", type=Path, help="folder of row JSON files ($TINYML_FIDELITY_ROWS)")
+    p.add_argument("--out", type=Path, default=Path("runs/fidelity"), help="where table.{md,csv,json} go")
+    p.add_argument("--reports", type=Path, default=None, help="JUnit XML reports of the fidelity test runs")
+    return p
+
+
+@rc.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Print and save the fidelity table from the tests' rows")
-    parser.add_argument("rows_dir", type=Path, help="folder of row JSON files ($TINYML_FIDELITY_ROWS)")
-    parser.add_argument("--out", type=Path, default=Path("runs/fidelity"), help="where table.{md,csv,json} go")
-    parser.add_argument("--reports", type=Path, default=None, help="JUnit XML reports of the fidelity test runs")
-    args = parser.parse_args(argv)
+    args = get_args_parser().parse_args(argv)
     rows = read_rows(args.rows_dir) if args.rows_dir.is_dir() else []
+    if not rows:
+        raise rc.RunFailed(f"no fidelity rows in {args.rows_dir} (is ../shared/fidelity there? see the tests' skip "
+                           "reasons)")
     table = markdown(rows)
     write(args.out, rows, table)
     print(table)
     failed = 0
     if args.reports is not None and args.reports.is_dir():
-        totals = test_counts(args.reports)
+        totals = junit_totals(args.reports)
         failed = totals["failures"] + totals["errors"]
         passed = totals["tests"] - failed - totals["skipped"]
         print(f"fidelity tests: {passed} passed, {failed} failed, {totals['skipped']} skipped")
     print(f"{len(rows)} rows -> {args.out}/table.md, table.csv, table.json")
-    if not rows:
-        print("error: no fidelity rows were written (is ../shared/fidelity there? see the skip reasons)",
-              file=sys.stderr)
-        return 1
-    return 1 if failed else 0
+    if failed:
+        raise rc.RunFailed(f"{failed} fidelity tests failed (reports in {args.reports})")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)
