@@ -49,6 +49,7 @@ def get_args_parser(add_help=True):
     p.add_argument("--data_dir", required=True, help="test data (see the module help)")
     p.add_argument("--json", default=None, help="write the result here (n and accuracy per (sub)network)")
     p.add_argument("--batch_size", type=rc.positive_int, default=1000)
+    p.add_argument("--max_samples", type=rc.positive_int, default=None, help="evaluate the first N test samples only")
     g = p.add_argument_group("KWS front end and classes (the REDS scripts' flags; a run folder brings its own)")
     g.add_argument("--wanted_words", default=pipeline.COMMON_DEFAULTS["wanted_words"])
     g.add_argument("--label_order", default="arm", choices=["arm", "mlperf"])
@@ -65,7 +66,7 @@ def settings_namespace(args):
     import argparse
 
     values = dict(pipeline.COMMON_DEFAULTS)
-    values.update({k: v for k, v in vars(args).items() if v is not None})
+    values.update({k: v for k, v in vars(args).items() if v is not None and k != "max_samples"})
     if args.window_stride_ms is None:
         values["window_stride_ms"] = 40.0 if args.architecture_name == "dnn" else 20.0
     values.update(channel_aware_flatten_slice=False, bn_mode="frozen_stats")
@@ -222,6 +223,21 @@ def final_weights(run_dir):
     return None, None
 
 
+def run_bn_statistics(run_dir, nested, settings_args):
+    """The per-subnetwork BN statistics a ``--bn_mode per_subnet_*`` run used: its ``bn_statistics.npz``, or (runs
+    made before that file) recomputed as the pipeline does, from the first training images of the run's data."""
+    path = run_dir / pipeline.BN_STATISTICS_FILE
+    if path.is_file():
+        return pipeline.bn_statistics_of(pipeline._load_arrays(path), len(nested.plans))
+    try:
+        train_x = pipeline.load_data(settings_args, cache_dir=run_dir.parents[2] / "feature_cache")["train"][0]
+    except rc.UsageError as err:
+        raise rc.UsageError(f"{run_dir}: per-subnetwork BN statistics ({settings_args.bn_mode}) are not saved and "
+                            f"its training data is not readable to recompute them ({err})") from None
+    nested.recalibrate_batch_norm(train_x[: settings_args.bn_recalibration_samples])
+    return nested.bn_statistics
+
+
 def evaluate_run_folder(args, settings_args, x, y):
     """Every finished run of a REDS run folder: each nested subnetwork at its knapsack widths."""
     from reds.utils.reds_model import RedsModel, subnetwork_widths
@@ -243,6 +259,8 @@ def evaluate_run_folder(args, settings_args, x, y):
         full = tuple(model.get_layer(n).output_shape[-1] for n in knapsack["width_layers"])
         widths = [full] + [tuple(r["widths"]) for r in knapsack["results"]]
         nested = RedsModel(model, subnetwork_widths(model, widths), settings_args.channel_aware_flatten_slice)
+        if settings_args.bn_mode != "frozen_stats" and settings_args.architecture_name != "dnn":
+            nested.bn_statistics = run_bn_statistics(run_dir, nested, settings_args)
         labels = ["100%"] + [f"{p:.0%}" for p in knapsack["percentages"]]
         rows = accuracy_rows(nested, x, y, args.batch_size)
         results.append({"size": size, "run": run_dir.name, "weights": str(weights), "phase": phase,
@@ -270,6 +288,8 @@ def main(argv=None):
         except ValueError as err:
             raise rc.UsageError(str(err)) from None
     x, y, source = test_data(settings_args, Path(args.data_dir))
+    if args.max_samples:
+        x, y = x[: args.max_samples], y[: args.max_samples]
     if len(y) == 0:
         raise rc.RunFailed(f"{args.data_dir}: no test samples: nothing to evaluate")
     models = (evaluate_run_folder if is_run_folder else evaluate_checkpoint)(args, settings_args, x, y)

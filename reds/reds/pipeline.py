@@ -569,6 +569,24 @@ def frozen_except(model, layers):
             layer.trainable = True
 
 
+BN_STATISTICS_FILE = "bn_statistics.npz"  # per-subnetwork BN statistics of a run with --bn_mode per_subnet_*
+
+
+def bn_statistics_arrays(statistics):
+    """{"<subnetwork>/<BN layer>/mean|variance": array} of ``RedsModel.bn_statistics``."""
+    return {f"{s}/{name}/{kind}": np.asarray(value) for s, stats in enumerate(statistics)
+            for name, pair in stats.items() for kind, value in zip(("mean", "variance"), pair)}
+
+
+def bn_statistics_of(arrays, subnetworks):
+    """The inverse of ``bn_statistics_arrays``: [{BN layer: (mean, variance)}] per subnetwork."""
+    statistics = [{} for _ in range(subnetworks)]
+    for key, value in arrays.items():
+        s, name, kind = key.split("/")
+        statistics[int(s)].setdefault(name, [None, None])[0 if kind == "mean" else 1] = value
+    return [{name: tuple(pair) for name, pair in stats.items()} for stats in statistics]
+
+
 def _save_arrays(path, arrays):
     with rc.atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
@@ -760,6 +778,7 @@ def fine_tune(r, model, subnet_widths, params):
     shared_stats_accuracy = [a for a, _ in final]
     if args.bn_mode != "frozen_stats" and family != "dnn":
         reds_model.recalibrate_batch_norm(r.data["train"][0][: args.bn_recalibration_samples])
+        _save_arrays(r.dir / BN_STATISTICS_FILE, bn_statistics_arrays(reds_model.bn_statistics))
         final = forward.evaluate(reds_model, *r.data[r.report_split])
         log("per-subnetwork BN statistics: " + ", ".join(
             f"{label} {before:.4f} -> {after:.4f}" for label, before, (after, _) in

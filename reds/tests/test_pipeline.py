@@ -7,7 +7,7 @@ import pytest
 import run_contract as rc
 from reds.utils import datasets
 
-from reds import kws_convolution_depthwise, kws_dnn, vision_ds_convolution_fashion_mnist
+from reds import evaluate, kws_convolution_depthwise, kws_dnn, vision_ds_convolution_fashion_mnist
 
 QUICK = ["--epochs", "1", "--pretrain_epochs", "2", "--minibatch_number", "2", "--experimental_runs", "1",
          "--finetune_head_epochs", "1", "--finetune_batch_norm_epochs", "1"]
@@ -101,6 +101,14 @@ def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_
     assert knapsack["total_parameters"] == 19_840 and knapsack["memory_targets"] == [5952]
     assert metrics["bn_mode"] == "per_subnet_recalib"
     assert all(0 <= r["accuracy_shared_bn_statistics"] <= 1 for r in metrics["subnetworks"])
+    # python -m reds.evaluate on the run folder: every nested subnetwork, with the run's own BN statistics
+    result_file = tmp_path / "evaluate.json"
+    assert evaluate.main(["--dataset", "fashion_mnist", "--pretrained_weights", str(out), "--data_dir",
+                          str(mini_data_dir / "fashion_mnist"), "--max_samples", "256", "--json", str(result_file)]) == 0
+    (run,) = json.loads(result_file.read_text())["models"]
+    assert [r["subnetwork"] for r in run["subnetworks"]] == ["100%", "50%"]
+    assert [r["accuracy"] for r in run["subnetworks"]] == pytest.approx(
+        [100 * r["accuracy"] for r in metrics["subnetworks"]])
 
 
 def test_bad_flags_and_missing_data_give_clear_errors(tmp_path):
