@@ -84,9 +84,10 @@ def test_golden_original_sweep_and_strict_rule():
 @needs_golden
 def test_cli_writes_json_and_plot(tmp_path, capsys):
     out_json, out_png = tmp_path / "curve.json", tmp_path / "curve.png"
-    curves.main(["--traces", str(GOLDEN), "--name", GOLDEN_NAME, "--macs-ee", str(RESNET_MACS_EE),
-                 "--macs-final", str(RESNET_MACS_FINAL), "--baseline-accuracy", "87.2",
-                 "--baseline-macs", str(RESNET_BASELINE_MACS), "--json", str(out_json), "--plot", str(out_png)])
+    assert curves.main(["--traces", str(GOLDEN), "--name", GOLDEN_NAME, "--macs-ee", str(RESNET_MACS_EE),
+                        "--macs-final", str(RESNET_MACS_FINAL), "--baseline-accuracy", "87.2",
+                        "--baseline-macs", str(RESNET_BASELINE_MACS), "--json", str(out_json),
+                        "--plot", str(out_png)]) == 0
     doc = json.loads(out_json.read_text())
     assert {"ee_accuracy", "final_accuracy", "points", "tradeoffs"} <= set(doc)
     assert len(doc["points"]) == 101
@@ -168,14 +169,22 @@ def test_headline_mean_flops_reduction_from_table1():
     assert 100 * curves.mean_reduction(reductions) == pytest.approx(31.58, abs=0.02)
 
 
-def test_clear_errors(tmp_path):
-    with pytest.raises(SystemExit, match="not found"):
-        curves.main(["--traces", str(tmp_path), "--name", "nope", "--macs-ee", "1", "--macs-final", "2"])
+def test_clear_errors(tmp_path, capsys):
+    def error_of(*argv):
+        code = curves.main(["--traces", str(tmp_path), *argv])
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+        assert len(lines) == 1
+        return code, lines[0]
+
+    code, line = error_of("--name", "nope", "--macs-ee", "1", "--macs-final", "2")
+    assert code == 2 and "not found" in line
     (tmp_path / "trace_data_model_bad_ee.json").write_text("{not json")
     (tmp_path / "trace_data_model_bad_ef.json").write_text("{}")
-    with pytest.raises(SystemExit, match="not valid JSON"):
-        curves.main(["--traces", str(tmp_path), "--name", "bad", "--macs-ee", "1", "--macs-final", "2"])
-    with pytest.raises(SystemExit, match="macs"):
-        curves.main(["--traces", str(tmp_path), "--name", "bad", "--macs-ee", "5", "--macs-final", "2"])
-    with pytest.raises(SystemExit):  # unknown flag
-        curves.main(["--traces", str(tmp_path), "--name", "bad", "--macs-ee", "1", "--macs-final", "2", "--rho", "1"])
+    code, line = error_of("--name", "bad", "--macs-ee", "1", "--macs-final", "2")
+    assert code == 2 and "not valid JSON" in line
+    code, line = error_of("--name", "bad", "--macs-ee", "5", "--macs-final", "2")
+    assert code == 2 and "macs" in line
+    code, line = error_of("--name", "bad", "--macs-ee", "-1", "--macs-final", "2")
+    assert code == 2 and "--macs-ee" in line
+    code, line = error_of("--name", "bad", "--macs-ee", "1", "--macs-final", "2", "--rho", "1")  # unknown flag
+    assert code == 2 and "--rho" in line

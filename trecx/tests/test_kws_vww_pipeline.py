@@ -64,7 +64,8 @@ def vww_run(tmp_path_factory, mini_data_dir):
               "--learning_rates", "1e-3", "5e-4", "--validation_split", "0.2", "--verbose", "0"]
     assert train_mobnet.main(["model_with_ev_assist", "mobnet_ev", "0.4", *common]) == 0
     assert train_mobnet.main(["vww_96", "mobilenet_v1", *common]) == 0
-    assert test_mobnet.main(["--data_dir", str(data), "--out_dir", str(out), "--validation_split", "0.2"]) == 0
+    assert test_mobnet.main(["--data_dir", str(data), "--out_dir", str(out), "--split", "validation",
+                             "--validation_split", "0.2"]) == 0
     return out
 
 
@@ -86,9 +87,8 @@ def test_vww_transfer_schedule_and_bad_input(tmp_path):
     assert train_mobnet.transfer_epochs_vww([2, 1, 1]) == 4
     # IC/KWS callback: stops after epoch (epochs // 5) * 4 + 1 -> 402 of 500 (notes), 30 of 36
     assert [ee.original_transfer_epochs(n) for n in (500, 36, 8, 1)] == [402, 30, 6, 1]
-    with pytest.raises(SystemExit):
-        train_mobnet.main(["m", "mobnet_evv"])
+    assert train_mobnet.main(["m", "mobnet_evv"]) == 2
     assert train_mobnet.main(["m", "mobnet_ev", "--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2
     assert train_dscnn.main(["--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2
-    with pytest.raises(SystemExit, match="EV branch"):
-        train_dscnn.main(["--model_architecture", "ds_cnn_noev", "--isEV"])
+    assert train_dscnn.main(["--model_architecture", "ds_cnn_noev", "--isEV"]) == 2
+    assert list(tmp_path.iterdir()) == []

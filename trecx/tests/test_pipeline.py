@@ -17,6 +17,8 @@ def ic_run(tmp_path_factory, mini_data_dir):
     assert train_resnet.main(["--model_architecture", "resnet_ev", "--isEV", "True", "--isTrecx", "True",
                               "--model_save_name", "model_with_ev_assist", *common]) == 0
     assert train_resnet.main(["--model_architecture", "resnet_sdn", "--model_save_name", "model_sdn", *common]) == 0
+    assert train_resnet.main(["--model_architecture", "resnet_v1_eembc", "--model_save_name", "trainedResnet",
+                              *common]) == 0
     assert test_resnet.main(["--data_dir", data, "--out_dir", str(out), "--num_test_samples", "40", "--tflite"]) == 0
     return out
 
@@ -54,9 +56,37 @@ def test_test_script_traces_curves_plots_tflite(ic_run):
     assert 0 < trecx["tflite"]["part1_bytes"] and 0 < trecx["tflite"]["part2_bytes"]
 
 
-def test_bad_flags_and_missing_data(tmp_path):
-    with pytest.raises(SystemExit):
-        train_resnet.main(["--model_architecture", "resnet_evv"])
-    with pytest.raises(SystemExit, match="EV branch"):
-        train_resnet.main(["--model_architecture", "resnet_noev", "--isEV", "--data_dir", str(tmp_path)])
+def test_tflite_micro_arenas_of_the_written_parts(ic_run):
+    """The TFLite Micro column (issue 19.3): every arena in the metrics is what mlperf_tiny.tflm measures on the
+    .tflite file the test script wrote, and each file is the graph it claims to be."""
+    from mlperf_tiny import tflm
+
+    metrics = json.loads((ic_run / "results" / "metrics.json").read_text())
+    figures = metrics["models"]["model_with_ev_assist"]["tflite"]["tflm"]
+    assert figures["baseline"] == metrics["baseline"]["tflm"]
+    measured = {}
+    for key in ("part1", "part2", "ee_only", "baseline"):
+        path = ic_run / "tflite" / figures[key]["file"]
+        measured[key] = tflm.measure(path)
+        for field in ("arena_bytes", "activation_bytes", "persistent_bytes", "flatbuffer_bytes"):
+            assert figures[key][field] == measured[key][field], (key, field)
+        assert figures[key]["flatbuffer_bytes"] == path.stat().st_size
+        assert 0 < figures[key]["activation_bytes"] < figures[key]["arena_bytes"]
+    assert figures["split_arena_bytes"] == max(figures["part1"]["arena_bytes"], figures["part2"]["arena_bytes"])
+    image = [1, 32, 32, 3]
+    assert measured["part1"]["inputs"][0]["shape"] == image == measured["ee_only"]["inputs"][0]["shape"]
+    assert measured["baseline"]["inputs"][0]["shape"] == image
+    # part 1 hands its backbone features to part 2; the EE path alone ends at the 10-way EE softmax
+    assert sorted(o["shape"] for o in measured["part1"]["outputs"]) == sorted(
+        [measured["part2"]["inputs"][0]["shape"], [1, 10]])
+    assert [o["shape"] for o in measured["ee_only"]["outputs"]] == [[1, 10]]
+    assert "CONV_2D" in measured["part2"]["operators"] and "SOFTMAX" in measured["part2"]["operators"]
+
+
+def test_bad_flags_and_missing_data(tmp_path, capsys):
+    assert train_resnet.main(["--model_architecture", "resnet_evv"]) == 2
+    assert "resnet_ev" in capsys.readouterr().err  # the closest name is suggested
+    assert train_resnet.main(["--model_architecture", "resnet_noev", "--isEV", "--data_dir", str(tmp_path)]) == 2
+    assert "EV branch" in capsys.readouterr().err
     assert train_resnet.main(["--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing written before the checks

@@ -13,12 +13,11 @@ Exit rule: a sample leaves at the early exit when its EE max-softmax ``>= rho`` 
 the paper says; ``--original-sweep`` gives the original code's ``linspace(0.01, 1.0, 101)``.
 """
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+import run_contract as rc
 
 TRACE_KEYS = ("truth", "prediction", "isCorrect", "score_max_1", "score_max_2", "arg_max_1", "arg_max_2")
 TRADEOFF_DROPS = (1.0, 2.0, 3.0)  # accuracy points below the baseline (Table 1 of the paper)
@@ -53,10 +52,7 @@ def make_trace(truth, probabilities):
 
 
 def write_trace(path, truth, probabilities):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(make_trace(truth, probabilities), indent=4))
-    return path
+    return rc.write_text(path, json.dumps(make_trace(truth, probabilities), indent=4))
 
 
 def load_trace(path):
@@ -228,23 +224,25 @@ def plot_curves(curves, out_png, title, baseline=None, cost="avg_macs", log_y=Fa
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=150)
+    with rc.atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=150)
     plt.close(fig)
     return out_png
 
 
 def get_args_parser(add_help=True):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help)
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("--traces", required=True, type=Path, help="folder with trace_data_model_<name>_{ee,ef}.json")
     parser.add_argument("--name", required=True, help="model name in the trace file names (e.g. with_ev_assist)")
-    parser.add_argument("--macs-ee", required=True, type=float, help="C_Ee: MACs of input -> early exit")
-    parser.add_argument("--macs-final", required=True, type=float, help="C_Ef: MACs of the full path (EE head included)")
-    parser.add_argument("--flops-ee", type=float, help="optional FLOPs of input -> early exit (adds avg_flops)")
-    parser.add_argument("--flops-final", type=float, help="optional FLOPs of the full path")
-    parser.add_argument("--baseline-accuracy", type=float,
+    parser.add_argument("--macs-ee", required=True, type=rc.positive_float, help="C_Ee: MACs of input -> early exit")
+    parser.add_argument("--macs-final", required=True, type=rc.positive_float,
+                        help="C_Ef: MACs of the full path (EE head included)")
+    parser.add_argument("--flops-ee", type=rc.positive_float, help="optional FLOPs of input -> early exit (adds avg_flops)")
+    parser.add_argument("--flops-final", type=rc.positive_float, help="optional FLOPs of the full path")
+    parser.add_argument("--baseline-accuracy", type=rc.float_range(0, 100, lo_open=True),
                         help="baseline model accuracy in %% (default: the final exit's standalone accuracy)")
-    parser.add_argument("--baseline-macs", type=float, help="baseline model MACs (default: --macs-final)")
-    parser.add_argument("--baseline-flops", type=float, help="baseline model FLOPs (for flop_reduction)")
+    parser.add_argument("--baseline-macs", type=rc.positive_float, help="baseline model MACs (default: --macs-final)")
+    parser.add_argument("--baseline-flops", type=rc.positive_float, help="baseline model FLOPs (for flop_reduction)")
     parser.add_argument("--strict-exit", action="store_true",
                         help="exit when score > rho (original T-RECX code) instead of >= rho (paper, Eq. 1)")
     parser.add_argument("--original-sweep", action="store_true",
@@ -254,18 +252,16 @@ def get_args_parser(add_help=True):
     return parser
 
 
-def main(argv=None):
-    args = get_args_parser().parse_args(argv)
-    if (args.flops_ee is None) != (args.flops_final is None):
-        raise SystemExit("--flops-ee and --flops-final go together")
-    if args.macs_ee <= 0 or args.macs_final < args.macs_ee:
-        raise SystemExit(f"need 0 < --macs-ee <= --macs-final, got {args.macs_ee} and {args.macs_final}")
-    if args.baseline_accuracy is not None and not 0 < args.baseline_accuracy <= 100:
-        raise SystemExit(f"--baseline-accuracy is a percentage in (0, 100], got {args.baseline_accuracy}")
+def run(args):
+    rc.check((args.flops_ee is None) == (args.flops_final is None), "--flops-ee and --flops-final go together")
+    rc.check(args.macs_final >= args.macs_ee,
+             f"--macs-final {args.macs_final:g} is below --macs-ee {args.macs_ee:g}: C_Ef includes C_Ee")
     try:
         ee, ef = load_trace_pair(args.traces, args.name)
     except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
+        raise rc.UsageError(str(err)) from None
+    if not len(ee["truth"]):
+        raise rc.RunFailed(f"the traces of {args.name!r} in {args.traces} hold no samples: nothing to evaluate")
     curve = compute_curve(
         ee, ef, args.macs_ee, args.macs_final,
         baseline_accuracy=None if args.baseline_accuracy is None else args.baseline_accuracy / 100,
@@ -275,9 +271,7 @@ def main(argv=None):
     curve["name"] = args.name
     print(format_tradeoffs(curve, label=f"[{args.name}] "))
     if args.json:
-        from mlperf_tiny.run_utils import write_json
-
-        write_json(args.json, curve)
+        rc.write_json(args.json, curve)
         print(f"wrote {args.json}")
     if args.plot:
         baseline = (curve["baseline_accuracy"], curve["baseline_macs"])
@@ -286,5 +280,10 @@ def main(argv=None):
     return curve
 
 
+@rc.command
+def main(argv=None):
+    return run(get_args_parser().parse_args(argv))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    rc.entry(main)

@@ -3,6 +3,10 @@
 Part 1: input -> (EE softmax, backbone features at the exit); part 2: features -> final softmax. A device runs
 part 1, stops when the EE confidence passes rho, else feeds the features to part 2. The runner reports measured
 accuracy and average MACs (per sample: C(part 1), plus C(part 2) when it ran).
+
+TFLite Micro (``mlperf_tiny.tflm``) measures what each int8 file needs on the microcontroller: the smallest tensor
+arena of part 1 and part 2, of the early-exit path alone (input -> EE softmax, what a sample that exits runs when the
+backbone features need not be kept for part 2) and of the base model without early exit, plus their flash bytes.
 """
 
 from pathlib import Path
@@ -24,6 +28,26 @@ def export_parts(model, calibration, out_dir, name):
         flatbuffer = convert_to_tflite(part, representative_samples=list(samples), int8=True, int8_io=False)
         paths.append(save_tflite(flatbuffer, Path(out_dir) / f"{name}_{suffix}_int8.tflite"))
     return part1, part2, paths
+
+
+def export_int8(model, calibration, path):
+    """One int8 file (float input and output, as the parts) of ``model``, e.g. the EE path alone or the base model."""
+    from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
+
+    return save_tflite(convert_to_tflite(model, representative_samples=list(calibration), int8=True, int8_io=False),
+                       Path(path))
+
+
+TFLM_KEYS = ("arena_bytes", "activation_bytes", "persistent_bytes", "flatbuffer_bytes")
+
+
+def tflm_figures(path):
+    """TFLite Micro's memory figures of one .tflite file: the smallest arena (its activation and persistent sections)
+    and the flatbuffer (flash) bytes, from ``mlperf_tiny.tflm.measure``."""
+    from mlperf_tiny import tflm
+
+    measured = tflm.measure(path)
+    return {"file": Path(path).name, **{key: measured[key] for key in TFLM_KEYS}}
 
 
 def _run(interpreter, inputs):
@@ -55,13 +79,27 @@ def run_pair(path1, path2, samples, truth, rho, macs1, macs2, strict=False):
     return {"rho": rho, "accuracy": correct / n, "exit_rate": exited / n, "avg_macs": total / n}
 
 
-def export_and_run(model, samples, truth, out_dir, name, calibration, strict=False, rhos=DEPLOY_RHOS):
+def export_and_run(model, samples, truth, out_dir, name, calibration, strict=False, rhos=DEPLOY_RHOS,
+                   baseline_tflm=None):
+    """Export the two parts (and the EE path alone), run the dynamic exit on them for each rho, and measure every
+    file on TFLite Micro (``baseline_tflm``: the base model's figures, reported beside them)."""
     from mlperf_tiny.counting import count_macs
 
+    from trecx import early_exit as ee
+
     part1, part2, (path1, path2) = export_parts(model, calibration, out_dir, name)
+    to_ee, _ = ee.exit_submodels(model)
+    path_ee = export_int8(to_ee, calibration, Path(out_dir) / f"{name}_ee_only_int8.tflite")
     macs1, macs2 = count_macs(part1), count_macs(part2)
-    report = {"part1": str(path1), "part2": str(path2), "part1_bytes": path1.stat().st_size,
-              "part2_bytes": path2.stat().st_size, "points": []}
+    tflm = {"part1": tflm_figures(path1), "part2": tflm_figures(path2), "ee_only": tflm_figures(path_ee),
+            "baseline": baseline_tflm}
+    # A device running the parts in turn reuses one arena: the larger of the two.
+    tflm["split_arena_bytes"] = max(tflm["part1"]["arena_bytes"], tflm["part2"]["arena_bytes"])
+    print(f"[tflm {name}] arena part1 {tflm['part1']['arena_bytes']:,} B, part2 {tflm['part2']['arena_bytes']:,} B, "
+          f"EE only {tflm['ee_only']['arena_bytes']:,} B"
+          + ("" if baseline_tflm is None else f", base model {baseline_tflm['arena_bytes']:,} B"))
+    report = {"part1": str(path1), "part2": str(path2), "ee_only": str(path_ee), "part1_bytes": path1.stat().st_size,
+              "part2_bytes": path2.stat().st_size, "tflm": tflm, "points": []}
     for rho in rhos:
         point = run_pair(path1, path2, samples, truth, rho, macs1, macs2, strict)
         report["points"].append(point)

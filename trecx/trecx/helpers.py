@@ -1,29 +1,42 @@
 """Training, evaluation and trace/curve helpers shared by the three tasks (original per-task ``helpers.py``).
 
-Every run directory gets ``args.json``, ``history.csv``/``metrics.json`` (mlperf_tiny.run_utils), resumable
-``last.weights.h5`` and, at the end, ``model.weights.h5`` (the make target). Models are rebuilt from the
-registry and loaded from weights, so no custom-object bookkeeping is needed.
+Every run directory gets ``args.json`` (claimed first: the same command resumes, another is refused unless
+``--overwrite``), ``history.csv``/``metrics.json`` (mlperf_tiny.run_utils), the resume point ``last.weights.h5``
+(weights, optimizer state, epoch) and, at the end, ``model.weights.h5`` (the make target). Every file is written
+atomically. Models are rebuilt from the registry and loaded from weights, so no custom-object bookkeeping is needed.
 """
 
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
 import numpy as np
+import run_contract as rc
 
 from trecx import curves
 from trecx import early_exit as ee
 
 FINAL_WEIGHTS = "model.weights.h5"
+TRAIN_HINT = "train it first (make trecx-train, or the task's train script)"
 
 
-def output_labels(model, labels):
-    """The same integer labels for every output of a multi-exit model (a dict keyed by output name)."""
-    return {name: labels for name in model.output_names} if len(model.output_names) > 1 else labels
-
-
-def make_multi_output_sequence(flow, model, one_hot=False):
-    """Wrap an ImageDataGenerator flow of (x, y) so that y goes to every exit (one_hot: y -> argmax first)."""
+def multi_output_batches(dataset, model, one_hot=False):
+    """tf.data (x, y) batches -> (x, {exit: y}) for multi-exit models (``one_hot``: y -> its argmax first)."""
     import tensorflow as tf
+
+    names = list(model.output_names)
+
+    def split(x, y):
+        labels = tf.argmax(y, axis=-1) if one_hot else y
+        return x, ({name: labels for name in names} if len(names) > 1 else labels)
+
+    return dataset.map(split)
+
+
+def multi_output_sequence(flow, model, one_hot=False):
+    """The same for a Keras ImageDataGenerator iterator, as a ``Sequence`` (Keras' own batch stream)."""
+    import tensorflow as tf
+
+    names = list(model.output_names)
 
     class MultiOutputSequence(tf.keras.utils.Sequence):
         def __len__(self):
@@ -31,12 +44,31 @@ def make_multi_output_sequence(flow, model, one_hot=False):
 
         def __getitem__(self, index):
             x, y = flow[index]
-            return x, output_labels(model, y.argmax(1) if one_hot else y)
+            labels = y.argmax(1) if one_hot else y
+            return x, ({name: labels for name in names} if len(names) > 1 else labels)
 
         def on_epoch_end(self):
             flow.on_epoch_end()
 
     return MultiOutputSequence()
+
+
+def keras_fit_data(train_flow, val_flow, model, seed, start, end, exact_resume, one_hot=False):
+    """``run_utils.keras_iterator_fit_data`` with the labels given to every exit: (x, steps, validation data,
+    validation steps, extra callbacks). exact_resume=False: Keras' own stream (the figures of the README);
+    True: each epoch drawn from (seed, epoch), so a resumed run trains on what an uninterrupted one would."""
+    from mlperf_tiny import run_utils
+
+    train, steps, val, val_steps, extra = run_utils.keras_iterator_fit_data(train_flow, val_flow, seed, start, end,
+                                                                           exact_resume)
+    wrap = multi_output_batches if exact_resume else multi_output_sequence
+    return (wrap(train, model, one_hot), steps, None if val is None else wrap(val, model, one_hot), val_steps,
+            extra)
+
+
+EXACT_RESUME_HELP = ("draw each epoch's batch order, augmentation and dropout masks from (seed, epoch), so a run "
+                     "resumed after a kill ends as an uninterrupted one (another random stream than the default: "
+                     "other numbers)")
 
 
 def default_loss_weights(model_name, w_aux, eefmaps_faithful=True):
@@ -110,11 +142,13 @@ def side_exit_costs(model):
 def load_trained(model_name, run_dir, input_shape, num_classes):
     from mlperf_tiny.registry import get_model
 
-    weights = Path(run_dir) / FINAL_WEIGHTS
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights} not found: train it first (make trecx-train or the task's train script)")
+    weights = rc.require_file(Path(run_dir) / FINAL_WEIGHTS, "trained weights", TRAIN_HINT)
     model = get_model(model_name, input_shape=input_shape, num_classes=num_classes)
-    model.load_weights(str(weights))
+    try:
+        model.load_weights(str(weights))
+    except Exception as err:  # noqa: BLE001  (h5py/Keras raise OSError, ValueError, KeyError for broken files)
+        raise rc.bad_file(weights, f"not {model_name} weights for input {tuple(input_shape)} ({type(err).__name__}: "
+                                   f"{' '.join(str(err).split())[:160]})", "retrain it with --overwrite") from None
     return model
 
 
@@ -125,21 +159,55 @@ def add_trecx_training_flags(parser, w_aux):
 
     parser.add_argument("--model_save_name", default="model_with_ev_assist",
                         help="name of the run folder under --out_dir (and of the trace files)")
-    parser.add_argument("--W_aux", type=float, default=w_aux, help="weight of the early exit's cross-entropy")
+    parser.add_argument("--W_aux", type=rc.nonnegative_float, default=w_aux,
+                        help="weight (>= 0) of the early exit's cross-entropy")
     add_bool_flag(parser, "--isEV", "apply the EV weight-transfer schedule (needs an _ev architecture)")
     add_bool_flag(parser, "--isTrecx", "T-RECX joint loss (accepted for compatibility: the joint loss is always "
                                        "applied through per-output loss weights here)")
-    parser.add_argument("--transfer_fraction", type=float, default=None,
+    parser.add_argument("--transfer_fraction", type=rc.fraction, default=None,
                         help="fraction of epochs (from the start) with EV weight transfer (default: the original "
                              "callback's count, (epochs // 5) * 4 + 2)")
     parser.add_argument("--sdn_frozen_tau", action="store_true",
                         help="reproduce the original code's SDN bug: exit loss weights frozen at 0.01")
+    parser.add_argument("--exact_resume", action="store_true", help=EXACT_RESUME_HELP)
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
 def check_ev_flag(args):
-    if args.isEV and not args.model_architecture.endswith("_ev"):
-        raise SystemExit(f"--isEV needs an architecture with an EV branch (*_ev), not {args.model_architecture}")
+    rc.check(not args.isEV or args.model_architecture.endswith("_ev"),
+             f"--isEV needs an architecture with an EV branch (*_ev), not {args.model_architecture}")
+
+
+def check_resume_point(run_dir):
+    """A resume point that cannot be read is reported before the run folder is claimed (nothing is written)."""
+    import h5py
+    from mlperf_tiny.run_utils import LAST_WEIGHTS
+
+    path = Path(run_dir) / LAST_WEIGHTS
+    if path.exists():
+        try:
+            h5py.File(path, "r").close()
+        except OSError as err:
+            raise rc.bad_file(path, f"unusable resume point ({' '.join(str(err).split())[:160]})",
+                              "delete it to start the run again, or rerun with --overwrite") from None
+
+
+def claim_training_run(args, run_dir, extra=None, ignore=("verbose", "out_dir")):
+    """Claim ``run_dir`` (nothing is written before): True when this run already finished (nothing to do).
+
+    ``extra``: values recorded in args.json beside the flags (the dataset label, counts); they are part of the
+    run's identity, so a run on other data is refused. Where the folder is (``--out_dir``) is not: a moved run
+    folder resumes.
+    """
+    values = {**vars(args), **(extra or {})}
+    if not args.overwrite:
+        check_resume_point(run_dir)
+    state = rc.claim_run_dir(run_dir, values, ignore=ignore, overwrite=args.overwrite)
+    finished = state == "resume" and (Path(run_dir) / FINAL_WEIGHTS).is_file()
+    if finished:
+        print(f"{run_dir}: already trained ({FINAL_WEIGHTS}); nothing to do (--overwrite to train it again)")
+    return finished
 
 
 def compile_model(model, model_name, w_aux, learning_rate, eefmaps_faithful=True):
@@ -170,53 +238,103 @@ def early_exit_callbacks(args, loss_weights, epochs, sdn_max_taus, transfer_epoc
 
 
 def save_final(model, out_dir, title):
-    """``model.weights.h5`` written last and atomically (the make target), plus the training-curve plot."""
+    """``model.weights.h5`` written last and atomically (the make target), after the training-curve plot."""
     from mlperf_tiny import run_utils
 
     out_dir = Path(out_dir)
-    tmp_path = out_dir / ("tmp." + FINAL_WEIGHTS)
-    model.save_weights(str(tmp_path))
-    tmp_path.replace(out_dir / FINAL_WEIGHTS)
     if (out_dir / run_utils.HISTORY_CSV).exists():
-        run_utils.plot_history(out_dir / run_utils.HISTORY_CSV, out_dir / "training_curves.png", title)
+        with rc.atomic_path(out_dir / "training_curves.png") as tmp:
+            run_utils.plot_history(out_dir / run_utils.HISTORY_CSV, tmp, title)
+    with rc.atomic_path(out_dir / FINAL_WEIGHTS) as tmp:
+        model.save_weights(str(tmp))
     return out_dir / FINAL_WEIGHTS
 
 
 # ---------------------------------------------------------------------------------- shared test driver
-def evaluate_task(out_dir, x_test, truth, models, baseline, figures, title, dataset, num_classes,
-                  strict=False, tflite=False, calibration=None):
-    """What every test script does (original ``test_*.py``), for the models trained under ``out_dir``.
+TEST_IDENTITY = ("data_dir", "test_set", "num_test_samples", "strict_exit", "tflite", "baseline_model")
+BASELINE_HINT = "pass the task's trained base model (mlperf-tiny's: make mlperf-ic / mlperf-kws / mlperf-vww)"
+
+
+def trained_runs(out_dir, models):
+    """The run folders of ``models`` under ``out_dir`` that hold trained weights."""
+    return [name for name in models if (Path(out_dir) / name / FINAL_WEIGHTS).is_file()]
+
+
+def load_baseline(args, baseline, shape, num_classes):
+    """The base model without early exit: ``--baseline_model`` (a whole Keras model file, e.g. the one mlperf-tiny's
+    pipeline trains, so no second copy is trained), else ``<out_dir>/<baseline run>/model.weights.h5``; None when
+    neither is there. A file of another task or class count is refused from its shapes."""
+    path = getattr(args, "baseline_model", None)
+    if path is None:
+        run_dir = Path(args.out_dir) / baseline[0]
+        if not (run_dir / FINAL_WEIGHTS).is_file():
+            print(f"no baseline: {run_dir / FINAL_WEIGHTS} not found (trade-offs need it)")
+            return None
+        return load_trained(baseline[1], run_dir, shape, num_classes)
+    from mlperf_tiny import model_io
+
+    loaded = model_io.load_model(path, BASELINE_HINT)
+    if loaded.keras_model is None:
+        raise rc.bad_file(path, f"a {loaded.kind} file, not a Keras model (.h5)", BASELINE_HINT)
+    expected = (tuple(int(d) for d in shape), [(num_classes,)])
+    if (tuple(loaded.input_shape), [tuple(o) for o in loaded.output_shapes]) != expected:
+        raise rc.bad_file(path, f"takes {loaded.input_shape} -> {loaded.output_shapes}, the test set needs "
+                                f"{expected[0]} -> {expected[1]}: a model of another task", BASELINE_HINT)
+    return loaded.keras_model
+
+
+def evaluate_task(args, x_test, truth, models, baseline, figures, title, dataset, test_set, num_classes,
+                  calibration=None):
+    """What every test script does (original ``test_*.py``), for the models trained under ``args.out_dir``.
 
     models: run folder -> (architecture, plot label); baseline: (run folder, architecture) of the model without
     early exit (its accuracy and MACs are the reference point of the trade-offs); figures: PNG name -> run
-    folders plotted together. Writes traces, ``results/metrics.json`` and ``results/<figure>.png``; models that
-    were not trained are skipped with a message. Returns the metrics dict.
+    folders plotted together; test_set: what the samples are (written into the metrics). Writes traces,
+    ``results/metrics.json`` and ``results/<figure>.png`` into ``args.out_dir`` (the runs folder of the task, never
+    a model's own folder); models that were not trained are skipped with a message, and when no early-exit model
+    is trained the run fails before writing anything. The results are claimed (``test_args.json``): rerunning the
+    same evaluation replaces them, another (other data, sample count, exit rule) is refused unless --overwrite.
+    Returns the metrics dict.
     """
     from mlperf_tiny import run_utils
     from mlperf_tiny.counting import count_macs
 
-    out_dir = Path(out_dir)
-    suffix = " (mini data)" if dataset == "mini" else ""
+    out_dir = Path(args.out_dir)
+    strict, tflite = args.strict_exit, args.tflite
+    if len(truth) == 0:
+        raise rc.RunFailed(f"{test_set} holds no samples: nothing to evaluate")
+    present = trained_runs(out_dir, models)
+    if not present:
+        looked = ", ".join(f"{name}/{FINAL_WEIGHTS}" for name in models)
+        raise rc.RunFailed(f"nothing to evaluate: no trained early-exit model under {out_dir} (looked for {looked}); "
+                           f"{TRAIN_HINT}")
+    # Every model is loaded before anything is written: a broken weights file stops the run with the folder as it was.
     shape = x_test.shape[1:]
-    results = {"dataset": dataset, "num_test_samples": int(len(truth)), "models": {}}
+    baseline_model = load_baseline(args, baseline, shape, num_classes)
+    loaded = {name: load_trained(models[name][0], out_dir / name, shape, num_classes) for name in present}
+    run_utils.claim_eval_dir(out_dir, "test", {**vars(args), "test_set": test_set}, TEST_IDENTITY, args.overwrite)
+    suffix = " (mini data)" if dataset == "mini" else ""
+    results = {"dataset": dataset, "test_set": test_set, "num_test_samples": int(len(truth)), "models": {}}
     reference = None
-    if (out_dir / baseline[0] / FINAL_WEIGHTS).is_file():
-        model = load_trained(baseline[1], out_dir / baseline[0], shape, num_classes)
-        accuracy = float((evaluate_exits(model, x_test)[0].argmax(1) == truth).mean())
-        reference = {"accuracy": accuracy, "macs": count_macs(model), "architecture": baseline[1]}
+    if baseline_model is not None:
+        accuracy = float((evaluate_exits(baseline_model, x_test)[0].argmax(1) == truth).mean())
+        reference = {"accuracy": accuracy, "macs": count_macs(baseline_model), "architecture": baseline[1],
+                     "source": str(args.baseline_model or out_dir / baseline[0] / FINAL_WEIGHTS)}
         print(f"===== baseline {baseline[1]}\nStandalone accuracy is {accuracy:.4f}")
-    else:
-        print(f"no baseline: {out_dir / baseline[0] / FINAL_WEIGHTS} not found (trade-offs need it)")
+        if tflite:  # the base model on TFLite Micro, the reference of the early-exit parts' arenas
+            from trecx import deploy
+
+            path = deploy.export_int8(baseline_model, calibration, out_dir / "tflite" / f"{baseline[0]}_int8.tflite")
+            reference["tflm"] = deploy.tflm_figures(path)
     results["baseline"] = reference
 
     curve_sets = {}
     for run_name, (arch, label) in models.items():
-        run_dir = out_dir / run_name
-        if not (run_dir / FINAL_WEIGHTS).is_file():
-            print(f"skipping {run_name}: {run_dir / FINAL_WEIGHTS} not found")
+        if run_name not in loaded:
+            print(f"skipping {run_name}: {out_dir / run_name / FINAL_WEIGHTS} not found")
             continue
         print(f"===== {run_name} ({arch})")
-        model = load_trained(arch, run_dir, shape, num_classes)
+        model = loaded[run_name]
         probs = evaluate_exits(model, x_test)
         accuracies = [float((p.argmax(1) == truth).mean()) for p in probs]
         print("Standalone accuracies are " + " ".join(f"{a:.4f}" for a in accuracies))
@@ -240,13 +358,41 @@ def evaluate_task(out_dir, x_test, truth, models, baseline, figures, title, data
             from trecx import deploy
 
             entry["tflite"] = deploy.export_and_run(model, x_test, truth, out_dir / "tflite", run_name,
-                                                    calibration=calibration, strict=strict)
+                                                    calibration=calibration, strict=strict,
+                                                    baseline_tflm=None if reference is None else reference.get("tflm"))
 
     point = None if reference is None else (reference["accuracy"], reference["macs"])
     for fig, names in figures.items():
         chosen = {curve_sets[n][0]: curve_sets[n][1] for n in names if n in curve_sets}
         if chosen:
             curves.plot_curves(chosen, out_dir / "results" / f"{fig}.png", f"{title} ({fig}){suffix}", baseline=point)
-    run_utils.write_json(out_dir / "results" / "metrics.json", results)
+    rc.write_json(out_dir / "results" / "metrics.json", results)
     print(f"wrote {out_dir / 'results'}")
     return results
+
+
+def test_flags(parser):
+    """Flags every test script shares (after its data flags)."""
+    parser.add_argument("--out_dir", default="trained_models",
+                        help="folder holding the run folders of the train script; results go into it")
+    parser.add_argument("--strict_exit", action="store_true", help="exit when score > rho (original code)")
+    parser.add_argument("--tflite", action="store_true",
+                        help="also export T-RECX as two int8 TFLite parts and report the measured dynamic-exit run")
+    parser.add_argument("--baseline_model", default=None,
+                        help="the base model without early exit as a whole Keras model file (e.g. mlperf-tiny's "
+                             "trained one); default: the baseline run folder under --out_dir")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results of another evaluation (other data or settings) in --out_dir")
+    return parser
+
+
+def eembc_test_set(data_dir, task):
+    """(float inputs, labels, dataset label, what the set is) of an EEMBC folder, or None for another folder."""
+    from mlperf_tiny import eembc
+
+    data_dir = Path(data_dir)
+    if not (data_dir / eembc.LABELS_FILE).is_file():
+        return None
+    stimuli = eembc.load_stimuli(data_dir, task)
+    return (np.asarray(stimuli.x, dtype=np.float32), stimuli.labels, "eembc",
+            f"EEMBC folder {data_dir} ({stimuli.format}, {len(stimuli.rows)} stimuli)")

@@ -7,13 +7,15 @@ For each model found under --out_dir: standalone accuracy of every exit, per-sam
 for the original ``>``), the 1/2/3-point trade-offs against the plain DS-CNN trained by ``train_dscnn
 --model_architecture ds_cnn --model_save_name kws_ref_model``, and ``results/Fig4b.png`` (EV vs no EV),
 ``results/Fig6.png`` (EV vs EE-fmaps concat), ``results/Fig7b.png`` (T-RECX vs SDN vs BranchyNet). The original
-dropped the last partial batch (4,800 of 4,890 clips); every test clip is used here.
+dropped the last partial batch (4,800 of 4,890 clips); every test clip is used here. When no early-exit model is
+trained the run fails (exit 1) and writes nothing.
+
+Data: the test split alone is enough (the test tarball, or tfds' test split); ``--data_dir`` may also be an EEMBC
+energyrunner folder (``y_labels.csv`` + .bin: the int8 MFCCs of ``kws01`` or the audio of ``kws01-open/td_samples``).
 """
 
-import argparse
-import sys
-
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 # run folder name -> (architecture, label in plots); the names the original download_speech_cmd_train.sh used.
 MODELS = {
@@ -33,13 +35,31 @@ PAPER_BASELINE = {"accuracy": 0.922, "mflops": 5.54}  # Config.py: unmodified DS
 def get_args_parser(add_help=True):
     from mlperf_tiny.keyword_spotting import kws_util
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False,
-                                     parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
-    parser.add_argument("--out_dir", default="trained_models", help="folder holding the run folders of train_dscnn")
-    parser.add_argument("--strict_exit", action="store_true", help="exit when score > rho (original code)")
-    parser.add_argument("--tflite", action="store_true",
-                        help="also export T-RECX as two int8 TFLite parts and report the measured dynamic-exit run")
+    from trecx import helpers
+
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False,
+                               parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
+    helpers.test_flags(parser)
     return parser
+
+
+def load_test_set(Flags):  # noqa: N803 (v0.5 name)
+    """(features, labels, dataset label, what the set is)."""
+    from mlperf_tiny.keyword_spotting import get_dataset as kws_data
+
+    from trecx import helpers
+
+    eembc = helpers.eembc_test_set(Flags.data_dir, "kws")
+    if eembc is not None:
+        x, y, dataset, test_set = eembc
+        if Flags.num_test_samples > 0:
+            x, y = x[: Flags.num_test_samples], y[: Flags.num_test_samples]
+            test_set += f", first {len(y)}"
+        return x, y, dataset, test_set
+    x, y = kws_data.get_eval_arrays(Flags, "test")
+    dataset = "mini" if kws_data.is_mini(Flags) else "speech_commands_v0.02"
+    first = f", first {len(y)}" if Flags.num_test_samples > 0 else ""
+    return x, y.astype(int), dataset, f"Speech Commands test split of {Flags.data_dir}{first}"
 
 
 def evaluate(Flags):  # noqa: N803 (v0.5 name)
@@ -47,24 +67,15 @@ def evaluate(Flags):  # noqa: N803 (v0.5 name)
 
     from trecx import helpers
 
-    x_test, y_test = kws_data.get_eval_arrays(Flags, "test")
-    dataset = "mini" if kws_data.is_mini(Flags) else "speech_commands_v0.02"
-    return helpers.evaluate_task(Flags.out_dir, x_test, y_test.astype(int), MODELS, BASELINE, FIGURES,
-                                 "DS-CNN / Speech Commands", dataset, len(kws_data.LABELS),
-                                 strict=Flags.strict_exit, tflite=Flags.tflite, calibration=x_test[:100])
+    x_test, y_test, dataset, test_set = load_test_set(Flags)
+    return helpers.evaluate_task(Flags, x_test, y_test, MODELS, BASELINE, FIGURES, "DS-CNN / Speech Commands",
+                                 dataset, test_set, len(kws_data.LABELS), calibration=x_test[:100])
 
 
+@rc.command
 def main(argv=None):
-    from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError
-
-    Flags = get_args_parser().parse_args(argv)  # noqa: N806
-    try:
-        evaluate(Flags)
-    except (DatasetLayoutError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return evaluate(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

@@ -10,13 +10,15 @@ Joint loss CE(final) + W_aux CE(EE) (``ds_cnn_eefmaps_concat``: weights (1, 1) a
 EE depthwise weights are copied into the EV layer before every batch of epochs 0..(epochs // 5) * 4 + 1 (30 of 36). Writes
 ``<out_dir>/<model_save_name>/``: args.json, history.csv, metrics.json, last.weights.h5 (resume),
 model.weights.h5, training_curves.png. ``ds_cnn`` trains the plain MLPerf baseline with the same recipe.
+Resumable: rerunning the same command continues after the last finished epoch (weights and optimizer state;
+--exact_resume also draws each epoch's order and the dropout masks from (seed, epoch), so a resumed run ends as an
+uninterrupted one); another command on the run folder is refused unless --overwrite.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import run_contract as rc
 
 from trecx import helpers
 
@@ -29,10 +31,11 @@ SHUFFLE_BUFFER = 100_000  # shuffles the order of all batches (v0.5 shuffles bat
 def get_args_parser(add_help=True):
     from mlperf_tiny.keyword_spotting import kws_util
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False,
-                                     parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
-    parser.add_argument("--model_architecture", choices=ARCHITECTURES, default="ds_cnn_ev",
-                        help="which model to train (ds_cnn: the plain MLPerf baseline without early exit)")
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False,
+                               parents=[kws_util.get_args_parser(add_help=False)], conflict_handler="resolve")
+    parser.add_argument("--model_architecture", type=rc.name_in(ARCHITECTURES, "architecture"), default="ds_cnn_ev",
+                        help=f"which model to train: {', '.join(ARCHITECTURES)} (ds_cnn: the plain MLPerf baseline "
+                             "without early exit)")
     helpers.add_trecx_training_flags(parser, W_AUX)
     parser.add_argument("--eefmaps_w_aux", action="store_true",
                         help="fix: train ds_cnn_eefmaps_concat with W_aux (original: EE weight 1)")
@@ -43,31 +46,28 @@ def get_args_parser(add_help=True):
 
 def multi_output(dataset, model):
     """(features, label) batches -> (features, {exit: label}) for multi-exit models."""
-    if len(model.output_names) == 1:
-        return dataset
-    names = list(model.output_names)
-    return dataset.map(lambda x, y: (x, {name: y for name in names}))
+    return helpers.multi_output_batches(dataset, model)
 
 
 def train(Flags):  # noqa: N803 (v0.5 name)
-    import tensorflow as tf
     from mlperf_tiny import run_utils
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
-    from mlperf_tiny.keyword_spotting import kws_util
-    from mlperf_tiny.registry import get_model
 
     helpers.check_ev_flag(Flags)
     out_dir = Path(Flags.out_dir) / Flags.model_save_name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run_utils.set_seed(Flags.seed)
+    kws_data.resolve_data_source(Flags.data_dir, Flags.data_source)  # a bad data folder: reported before the claim
     dataset = "mini" if kws_data.is_mini(Flags) else "speech_commands_v0.02"
-    run_utils.save_args({**vars(Flags), "dataset": dataset}, out_dir)
+    if helpers.claim_training_run(Flags, out_dir, {"dataset": dataset}):
+        return out_dir
+    import tensorflow as tf  # after the checks: a refused run answers without loading TF
+    from mlperf_tiny.keyword_spotting import kws_util
+    from mlperf_tiny.registry import get_model
+
+    run_utils.set_seed(Flags.seed)
+    if Flags.exact_resume:
+        run_utils.resumable_dropout()
     print(f"data: {Flags.data_dir}; training {Flags.model_architecture} for {Flags.epochs} epochs -> {out_dir}")
     ds_train, _, ds_val = kws_data.get_training_data(Flags)
-    if Flags.shuffle_examples:
-        ds_train = ds_train.unbatch().shuffle(SHUFFLE_BUFFER, seed=Flags.seed).batch(Flags.batch_size)
-    else:
-        ds_train = ds_train.shuffle(SHUFFLE_BUFFER, seed=Flags.seed)
 
     with run_utils.distribute_strategy(Flags.strategy).scope():
         model = get_model(Flags.model_architecture, input_shape=(49, Flags.dct_coefficient_count, 1),
@@ -81,23 +81,28 @@ def train(Flags):  # noqa: N803 (v0.5 name)
     callbacks += helpers.early_exit_callbacks(Flags, loss_weights, Flags.epochs, SDN_MAX_TAUS)
     callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset}, total_epochs=Flags.epochs)
     if initial_epoch < Flags.epochs:
-        model.fit(multi_output(ds_train, model).prefetch(tf.data.AUTOTUNE), validation_data=multi_output(ds_val, model),
-                  epochs=Flags.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=Flags.verbose)
+        if Flags.exact_resume:  # each epoch's order from (seed, epoch): a resumed run sees the batches it would have
+            batches = (run_utils.epoch_seeded_shuffle(ds_train.unbatch(), SHUFFLE_BUFFER, Flags.seed, initial_epoch,
+                                                      Flags.epochs, batch_size=Flags.batch_size)
+                       if Flags.shuffle_examples else
+                       run_utils.epoch_seeded_shuffle(ds_train, SHUFFLE_BUFFER, Flags.seed, initial_epoch, Flags.epochs))
+            steps = int(tf.data.experimental.cardinality(ds_train))
+            steps = steps if steps >= 0 else sum(1 for _ in ds_train)  # unknown cardinality: count one pass
+        elif Flags.shuffle_examples:
+            batches, steps = ds_train.unbatch().shuffle(SHUFFLE_BUFFER, seed=Flags.seed).batch(Flags.batch_size), None
+        else:  # v0.5 shuffles whole batches of a fixed order
+            batches, steps = ds_train.shuffle(SHUFFLE_BUFFER, seed=Flags.seed), None
+        model.fit(multi_output(batches, model).prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps,
+                  validation_data=multi_output(ds_val, model), epochs=Flags.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=Flags.verbose)
     helpers.save_final(model, out_dir, f"{Flags.model_architecture}{' (mini data)' if dataset == 'mini' else ''}")
     return out_dir
 
 
+@rc.command
 def main(argv=None):
-    from mlperf_tiny.keyword_spotting.get_dataset import DatasetLayoutError
-
-    Flags = get_args_parser().parse_args(argv)  # noqa: N806
-    try:
-        train(Flags)
-    except DatasetLayoutError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return train(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)

@@ -10,14 +10,15 @@ of 20/10/20 epochs at Adam 1e-3/5e-4/2.5e-4 (Adam recompiled per stage), batch 3
 of stages 1-2 and of the first ``last_stage // 2 + 2`` epochs of stage 3 (the original's counter: 42 of 50).
 ``mobilenet_v1`` trains the plain MLPerf baseline with the same recipe. Writes ``<out_dir>/<model_save_name>/``:
 args.json, history.csv, metrics.json, last.weights.h5 (resume), model.weights.h5, training_curves.png.
+Resumable: rerunning the same command continues after the last finished epoch, in the right stage, with that
+stage's Adam state (--exact_resume: each epoch's batches and augmentation depend on (seed, epoch) only, so the
+resumed run ends as an uninterrupted one); another command on the run folder is refused unless --overwrite.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-from mlperf_tiny.run_utils import run_cli
+import run_contract as rc
 
 from trecx import helpers
 
@@ -36,22 +37,27 @@ def transfer_epochs_vww(epochs_per_stage):
 def get_args_parser(add_help=True):
     from mlperf_tiny.visual_wake_words import train_vww as vww
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
+    parser = rc.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=add_help, allow_abbrev=False)
     parser.add_argument("model_save_name", help="name of the run folder under --out_dir (and of the trace files)")
-    parser.add_argument("model_architecture", choices=ARCHITECTURES,
-                        help="which model to train (mobilenet_v1: the plain MLPerf baseline without early exit)")
-    parser.add_argument("W_aux", nargs="?", type=float, default=W_AUX, help="weight of the early exit's cross-entropy")
+    parser.add_argument("model_architecture", type=rc.name_in(ARCHITECTURES, "architecture"),
+                        help=f"which model to train: {', '.join(ARCHITECTURES)} (mobilenet_v1: the plain MLPerf "
+                             "baseline without early exit)")
+    parser.add_argument("W_aux", nargs="?", type=rc.nonnegative_float, default=W_AUX,
+                        help="weight (>= 0) of the early exit's cross-entropy")
     parser.add_argument("loss_mode", nargs="?", choices=(NO_EE_LOSS, "lossEE"), default="lossEE",
                         help="lossNone: train without the EE loss (original 4th argument)")
     parser.add_argument("--data_dir", default="vw_coco2014_96", help="folder with person/ and non_person/")
     parser.add_argument("--out_dir", default="trained_models", help="parent folder of the run folder")
-    parser.add_argument("--epochs_per_stage", type=int, nargs="+", default=list(vww.EPOCHS_PER_STAGE))
-    parser.add_argument("--learning_rates", type=float, nargs="+", default=list(vww.LEARNING_RATES),
+    parser.add_argument("--epochs_per_stage", type=rc.positive_int, nargs="+", default=list(vww.EPOCHS_PER_STAGE))
+    parser.add_argument("--learning_rates", type=rc.positive_float, nargs="+", default=list(vww.LEARNING_RATES),
                         help="Adam learning rate of each stage (Adam is recompiled per stage)")
-    parser.add_argument("--batch_size", type=int, default=vww.BATCH_SIZE)
-    parser.add_argument("--validation_split", type=float, default=vww.VALIDATION_SPLIT)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch_size", type=rc.positive_int, default=vww.BATCH_SIZE)
+    parser.add_argument("--validation_split", type=rc.open_fraction, default=vww.VALIDATION_SPLIT,
+                        help="held-out fraction, in (0, 1)")
+    parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    parser.add_argument("--exact_resume", action="store_true", help=helpers.EXACT_RESUME_HELP)
+    parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
@@ -60,47 +66,55 @@ def train(args):
     from mlperf_tiny.registry import get_model
     from mlperf_tiny.visual_wake_words import train_vww as vww
 
-    if len(args.epochs_per_stage) != len(args.learning_rates):
-        raise ValueError(f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
-                         f"{len(args.learning_rates)}")
+    rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
+             f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
+             f"{len(args.learning_rates)}: give one learning rate per stage")
     out_dir = Path(args.out_dir) / args.model_save_name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    counts = vww.check_vww_dir(args.data_dir, verify_images=False)
+    try:
+        counts = vww.check_vww_dir(args.data_dir, verify_images=False)
+    except vww.DatasetError as err:
+        raise rc.UsageError(str(err)) from None
     dataset = vww.dataset_label(args.data_dir)
+    if helpers.claim_training_run(args, out_dir, {"dataset": dataset, "images_per_class": counts}):
+        return out_dir
     run_utils.set_seed(args.seed)
-    run_utils.save_args({**vars(args), "dataset": dataset, "images_per_class": counts}, out_dir)
+    if args.exact_resume:
+        run_utils.resumable_dropout()
     train_flow, val_flow = vww.make_generators(args.data_dir, args.batch_size, args.validation_split, args.seed)
     w_aux = 0.0 if args.loss_mode == NO_EE_LOSS else args.W_aux
     model = get_model(args.model_architecture, input_shape=(vww.IMAGE_SIZE, vww.IMAGE_SIZE, 3),
                       num_classes=len(vww.CLASS_NAMES))
-    epochs_done = run_utils.resume_initial_epoch(out_dir, model)
-    if epochs_done:
-        print(f"resuming {out_dir} after epoch {epochs_done}")
     total_epochs = int(sum(args.epochs_per_stage))
     args.isEV = args.model_architecture.endswith("_ev")  # the original always transfers for mobnet_ev
-    train_seq = helpers.make_multi_output_sequence(train_flow, model, one_hot=True)
-    val_seq = helpers.make_multi_output_sequence(val_flow, model, one_hot=True)
+    epochs_done = None
     for (first, end), learning_rate in zip(vww.stage_bounds(args.epochs_per_stage), args.learning_rates):
+        loss_weights = helpers.compile_model(model, args.model_architecture, w_aux, learning_rate)  # fresh Adam
+        if epochs_done is None:  # the weights of the resume point (0: a new run)
+            epochs_done = run_utils.resume_initial_epoch(out_dir, model, restore_optimizer=False)
+            if epochs_done:
+                print(f"resuming {out_dir} after epoch {epochs_done}")
         if epochs_done >= end:
             continue
-        loss_weights = helpers.compile_model(model, args.model_architecture, w_aux, learning_rate)  # fresh Adam
+        if epochs_done > first:  # resumed inside this stage: its Adam state is in the resume point
+            run_utils.resume_initial_epoch(out_dir, model)
         callbacks = helpers.early_exit_callbacks(args, loss_weights, total_epochs, (),
                                                  transfer_epochs_vww(args.epochs_per_stage))
         callbacks += run_utils.training_callbacks(out_dir, extra_metrics={"dataset": dataset},
                                                   total_epochs=total_epochs)
-        model.fit(train_seq, epochs=end, initial_epoch=max(epochs_done, first), validation_data=val_seq,
-                  callbacks=callbacks, verbose=args.verbose)
+        start = max(epochs_done, first)
+        train_data, steps, val_data, val_steps, extra = helpers.keras_fit_data(
+            train_flow, val_flow, model, args.seed, start, end, args.exact_resume, one_hot=True)
+        model.fit(train_data, steps_per_epoch=steps, epochs=end, initial_epoch=start, validation_data=val_data,
+                  validation_steps=val_steps, callbacks=[*extra, *callbacks], verbose=args.verbose)
         epochs_done = end
     helpers.save_final(model, out_dir, f"{args.model_architecture}{' (mini data)' if dataset == 'mini' else ''}")
     return out_dir
 
 
+@rc.command
 def main(argv=None):
-    from mlperf_tiny.visual_wake_words.train_vww import DatasetError
-
-    args = get_args_parser().parse_args(argv)
-    return run_cli(train, args, user_errors=(DatasetError, ValueError))
+    return train(get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc.entry(main)
