@@ -92,11 +92,18 @@ def test_unknown_flag_and_model_are_errors(tiny_imagenet_shared, tmp_path):
     assert e.value.code == 2
 
 
-def test_two_process_cpu_ddp(tiny_imagenet_shared, tmp_path):
+def test_two_process_cpu_ddp_never_imports_yolov5(tiny_imagenet_shared, tmp_path):
+    """Two-process DDP training on an ImageFolder. It also never imports yolov5 or ultralytics (ultralytics replaces
+    PIL's Image.open process-wide and pip-installs on an unreadable image): stand-ins for both, first on the path,
+    fail the run if anything imports them."""
     run = tmp_path / "ddp"
+    for name in ("yolov5", "ultralytics"):
+        (tmp_path / "poison" / name).mkdir(parents=True)
+        (tmp_path / "poison" / name / "__init__.py").write_text(f"raise RuntimeError('{name} imported')\n")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "dero.train",
            *train_args(tiny_imagenet_shared, run)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(tmp_path / "poison"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = proc.stdout + proc.stderr

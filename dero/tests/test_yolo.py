@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("yolov5", reason="optional YOLO packages not installed: run `make dero-yolo-env`")
+# through dero.yolo, which imports yolov5 offline, without run-time installs, PIL's Image.open left alone
+pytest.importorskip("dero.yolo.yolo", reason="optional YOLO packages not installed: run `make dero-yolo-env`")
 
 from dero.models import DETECTION_MODELS, get_model  # noqa: E402
 from dero.models.srconv import match_channels  # noqa: E402
@@ -79,6 +80,20 @@ def test_convd_zero_conv_is_the_shortcut():
 def test_convd_starts_as_plain_net():
     layer = ConvD(8, 8, 3, 1)
     assert torch.equal(layer.bnsc.weight, torch.zeros(8)) and layer.conv.bias is None
+
+
+def test_yolov5_is_imported_offline_without_installs_and_leaves_pil_alone(tmp_path):
+    """ultralytics (imported by yolov5) replaces PIL's Image.open process-wide with one that, on an image PIL cannot
+    identify, pip-installs pi-heif and then fails with ModuleNotFoundError; dero.yolo puts PIL's own back and turns
+    run-time installs off, so a corrupt image stays PIL's UnidentifiedImageError in any process that built a YOLO."""
+    import ultralytics.utils
+    from PIL import Image, UnidentifiedImageError
+
+    assert "ultralytics.utils.patches" in __import__("sys").modules  # yolov5 did import the patch
+    assert Image.open.__module__ == "PIL.Image" and ultralytics.utils.AUTOINSTALL is False
+    (tmp_path / "corrupt.JPEG").write_bytes(b"not an image")
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(tmp_path / "corrupt.JPEG")
 
 
 @pytest.mark.parametrize("size,expected", [(640, 2_867_200), (192, 258_048)])

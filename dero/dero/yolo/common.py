@@ -10,9 +10,12 @@ bottleneck's ``x + f(x)`` but keeps C3's two-branch concat; SPPFD keeps SPPF's c
 
 import torch
 import torch.nn as nn
-from yolov5.models.common import autopad
 
 from dero.models.srconv import match_channels
+from dero.yolo import import_yolov5
+
+import_yolov5()  # offline, no run-time installs, PIL's Image.open left alone
+from yolov5.models.common import autopad  # noqa: E402
 
 
 class ConvD(nn.Module):

@@ -30,7 +30,7 @@ import yaml
 from dero import utils
 from dero.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from dero.models import DETECTION_MODELS, get_model
-from dero.yolo import coco
+from dero.yolo import coco, import_yolov5
 
 # The run's identity (a rerun differing in these is another run); workers/device/printing may change on resume.
 NOT_IDENTITY = ("workers", "device", "dist_url", "dist_backend", "output_dir", "print_freq")
@@ -40,8 +40,7 @@ LOADER_SEED = 6148914691236517205  # yolov5's loader generator offset
 def hyp_path(hyp: str | None) -> Path:
     """--hyp: a YAML path; None = yolov5's hyp.scratch-low.yaml (the COCO recipe); "mini" = dero's mini recipe."""
     if hyp is None:
-        import yolov5
-
+        yolov5 = import_yolov5()
         return Path(yolov5.__file__).parent / "data" / "hyps" / "hyp.scratch-low.yaml"
     if hyp == "mini":
         return Path(__file__).parent / "hyp.mini.yaml"
@@ -85,6 +84,7 @@ def plot_metrics(history: list[dict], path: Path) -> None:
 
 def main_body(args) -> list[dict]:
     data = coco.data_dict(args.data_path)  # a wrong --data-path fails before yolov5's slow imports
+    import_yolov5()
     from yolov5 import val as yolo_val
     from yolov5.utils.autoanchor import check_anchors
     from yolov5.utils.dataloaders import create_dataloader

@@ -15,7 +15,7 @@ import run_contract as rc
 import torch
 
 from dero.checkpoint import load_checkpoint
-from dero.yolo import coco
+from dero.yolo import coco, import_yolov5
 
 IOU_THRES = 0.65  # yolov5 evaluates COCO at NMS IoU 0.65 ("best pycocotools")
 
@@ -40,6 +40,7 @@ def coco_map(pred_json: Path, anno_json: Path, image_ids) -> tuple[float, float]
 def evaluate(model: torch.nn.Module, data_path, output_dir, imgsz: int = 640, batch_size: int = 32,
              workers: int = 8, tag: str = "") -> dict:
     """mAP of ``model`` (a yolov5 DetectionModel) on the val split of ``data_path``; files go to ``output_dir``."""
+    import_yolov5()
     from yolov5 import val as yolo_val
     from yolov5.utils.dataloaders import create_dataloader
 
@@ -68,6 +69,7 @@ def evaluate(model: torch.nn.Module, data_path, output_dir, imgsz: int = 640, ba
 
 
 def model_from_checkpoint(path, use_ema: bool = True) -> torch.nn.Module:
+    import_yolov5()  # unpickling the model imports yolov5: through dero's import
     ckpt = load_checkpoint(path, "YOLOv5 checkpoint", hint="pass a .pt written by dero.yolo.train or yolov5")
     model = ckpt.get("ema") if use_ema and isinstance(ckpt, dict) and ckpt.get("ema") is not None else None
     model = model if model is not None else (ckpt.get("model") if isinstance(ckpt, dict) else None)

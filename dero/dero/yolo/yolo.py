@@ -6,18 +6,19 @@ yolov5's ``parse_model``; the packaged one cannot be extended) and otherwise fol
 scaled by ``width_multiple`` and rounded up to a multiple of 8, repeats by ``depth_multiple``.
 """
 
-import os
 import warnings
 from copy import deepcopy
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics (imported by yolov5) otherwise probes DNS at import
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import yaml  # noqa: E402
-import yolov5  # noqa: E402
+
+from dero.yolo import import_yolov5  # noqa: E402
+
+yolov5 = import_yolov5()  # offline, no run-time installs, PIL's Image.open left alone
 from yolov5.models.common import C3, SPPF, Concat, Conv  # noqa: E402
 from yolov5.models.yolo import Detect, DetectionModel  # noqa: E402
 from yolov5.utils.autoanchor import check_anchor_order  # noqa: E402
