@@ -15,6 +15,7 @@ REDS_FMNIST_FLAGS :=
 REDS_CIFAR_FLAGS :=
 REDS_FMNIST_PREREQ :=
 REDS_CIFAR_PREREQ :=
+REDS_KWS_SIZES := s,l
 
 ifeq ($(MINI),1)
 REDS_KWS_DATA := $(MINI_DATA)
@@ -38,6 +39,14 @@ REDS_DNN_FLAGS := $(REDS_MINI_KWS) --pretrain_epochs 40 --epochs 10 --experiment
 REDS_CNN_FLAGS := $(REDS_MINI_KWS) --pretrain_epochs 10 --epochs 6 --experimental_runs 3
 REDS_DSCNN_FLAGS := $(REDS_MINI_KWS) --pretrain_epochs 10 --epochs 6 --dp_max_budget_steps 20000
 REDS_VISION_FLAGS := $(REDS_MINI_COMMON) --learning_rate 0.0001 --pretrain_epochs 10 --epochs 4 --max_samples 3000
+ifeq ($(MINI_PROFILE),quick)
+# `make demo` (MINI_PROFILE=quick, runs/mini): one KWS architecture (DNN S, one run) and Fashion-MNIST on 1,000
+# images, every stage (pretrain, scores, knapsack, joint + BN fine-tuning, int8 TFLite + TFLite Micro, plots);
+# the schedules above are MINI_PROFILE=full (`make demo-full`, runs/mini-full).
+REDS_KWS_SIZES := s
+REDS_DNN_FLAGS := $(REDS_MINI_KWS) --pretrain_epochs 20 --epochs 4 --learning_rate 0.0001
+REDS_VISION_FLAGS := $(REDS_MINI_COMMON) --learning_rate 0.0001 --pretrain_epochs 4 --epochs 2 --max_samples 1000
+endif
 else
 REDS_KWS_DATA := $(DATA)
 REDS_FMNIST_DATA := $(DATA)/fashion_mnist
@@ -47,7 +56,7 @@ REDS_CNN_FLAGS :=
 REDS_DSCNN_FLAGS :=
 REDS_VISION_FLAGS :=
 # Real Fashion-MNIST starts from the REDS repo's pretrained model (fetched by reds-vision-pretrained). Default: the
-# CPU recipe below (about an hour on 2 cores, README); REDS_PAPER_SCHEDULE=1 runs the original script's schedule
+# CPU recipe below (not yet run end to end: README, "Real Fashion-MNIST"); REDS_PAPER_SCHEDULE=1 runs the original script's schedule
 # (250 joint + 10 BN epochs, 3 runs, faithful permutation and head phase: days on a CPU).
 REDS_FMNIST_FLAGS := --pretrained_weights $(REDS_PRETRAINED_DIR)/fashion_mnist_ds_cnn_sizeS.keras
 REDS_CIFAR_FLAGS := --pretrained_weights $(REDS_PRETRAINED_DIR)/cifar10_ds_cnn_sizeS.keras
@@ -72,15 +81,15 @@ reds-fashion-mnist: $(REDS_RUNS)/vision_ds_convolution_fashion_mnist/results.jso
 reds-cifar10: $(REDS_RUNS)/vision_ds_convolution_cifar10/results.json ## REDS on DS-CNN S, CIFAR-10
 
 $(REDS_RUNS)/kws_dnn/results.json:
-	$(PY) -m reds.kws_dnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l --seed $(SEED) \
+	$(PY) -m reds.kws_dnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes $(REDS_KWS_SIZES) --seed $(SEED) \
 		--solver $(REDS_SOLVER) $(REDS_DNN_FLAGS) $(REDS_ARGS)
 
 $(REDS_RUNS)/kws_convolution_cnn/results.json:
-	$(PY) -m reds.kws_convolution_cnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l --seed $(SEED) \
+	$(PY) -m reds.kws_convolution_cnn --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes $(REDS_KWS_SIZES) --seed $(SEED) \
 		--solver $(REDS_SOLVER) $(REDS_CNN_FLAGS) $(REDS_ARGS)
 
 $(REDS_RUNS)/kws_convolution_depthwise/results.json:
-	$(PY) -m reds.kws_convolution_depthwise --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes s,l \
+	$(PY) -m reds.kws_convolution_depthwise --data_dir $(REDS_KWS_DATA) --out_dir $(@D) --model_sizes $(REDS_KWS_SIZES) \
 		--seed $(SEED) --solver $(REDS_SOLVER) $(REDS_DSCNN_FLAGS) $(REDS_ARGS)
 
 $(REDS_RUNS)/vision_ds_convolution_fashion_mnist/results.json: | $(REDS_FMNIST_PREREQ)
@@ -111,11 +120,17 @@ $(REDS_PRETRAINED_DIR)/%_ds_cnn_sizeS.keras:
 reds-bench: ## Knapsack solver benchmark (exact DP vs HiGHS; prints a table)
 	$(PY) -m reds.benchmark_solvers --json $(REDS_RUNS)/solver_benchmark.json
 
-reds-report: ## Table of the reds runs (accuracy per budget, MACs, int8 size, non-decreasing check)
+reds-report: $(REDS_RUNS)/report.json ## Table of the reds runs (accuracy per budget, MACs, int8 size, TFLite Micro arena, non-decreasing check)
+# Redone when a pipeline's results.json is newer (report.json is written last).
+$(REDS_RUNS)/report.json: $(wildcard $(REDS_RUNS)/*/results.json)
 	$(PY) -m reds.report --runs $(REDS_RUNS) --out $(REDS_RUNS)/report.md
 
 reds-test: ## Fast tests of reds
 	$(PY) -m pytest reds/tests
 
-DEMO_TARGETS += reds-kws reds-fashion-mnist reds-cifar10 reds-report
+ifeq ($(MINI_PROFILE),quick)
+DEMO_TARGETS += reds-kws-dnn reds-fashion-mnist reds-report
+else
+DEMO_TARGETS += $(REDS_KWS_TARGETS) reds-fashion-mnist reds-cifar10 reds-report
+endif
 BENCH_TARGETS += reds-bench

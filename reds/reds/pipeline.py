@@ -42,7 +42,7 @@ VISION_INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "mnist": (28, 28, 1), "cifa
 CHANCE_ACCURACY_FACTOR = 1.5
 MODEL_SIZES = ("s", "m", "l")
 # flags that do not change a run's results: a rerun may differ in them
-RUN_IDENTITY_IGNORE = ("plot", "print", "cuda_device", "gurobi_home", "gurobi_license_file")
+RUN_IDENTITY_IGNORE = ("plot", "print", "cuda_device", "gurobi_home", "gurobi_license_file", "tflm")
 
 # Defaults shared by the scripts (the speech-data block of the original argparse).
 COMMON_DEFAULTS = {
@@ -209,6 +209,9 @@ def get_args_parser(defaults=None, add_help=True, description=None):
                    help="evaluate every subnetwork on the validation/test sets every N fine-tuning epochs and at the "
                         "last (the original: every epoch)")
     g.add_argument("--export_tflite", action=argparse.BooleanOptionalAction, default=True)
+    g.add_argument("--tflm", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --export_tflite: each int8 subnetwork's smallest TFLite Micro arena and its flash bytes "
+                        "(mlperf_tiny.tflm), beside the knapsack's parameter count")
     g.add_argument("--export_runtime_width", action=argparse.BooleanOptionalAction, default=True,
                    help="also one float TFLite holding every subnetwork, the active one an int32 input")
     g.add_argument("--configurations_indexes", default="0,1,2,3",
@@ -816,10 +819,13 @@ def evaluate_and_deploy(r, model, reds_model, solution, subnet_widths, final, sh
                                                 calibration, *r.data["test"])
             contents.append(content)
             row.update(deploy)
+            if args.tflm:
+                row.update(tflm_figures(deploy["tflite"]))
         rows.append(row)
         log(f"{label}: widths {list(widths)}, {true_macs} MACs ({row['mac_percentage']:.1f}%), {params[s]} params, "
             f"{r.report_split} accuracy {final[s][0]:.4f}" + (f", int8 TFLite {row['tflite_bytes']} B acc "
-                                                               f"{row['tflite_accuracy']:.4f}" if contents else ""))
+                                                               f"{row['tflite_accuracy']:.4f}" if contents else "")
+            + (f", TFLite Micro arena {row['tflm_arena_bytes']} B" if row.get("tflm_arena_bytes") else ""))
     switch = nested_switch_us(reds_model, r.data["test"][0])
     if contents:
         switch["tflite_interpreter_switch_ms"] = tflite_switch_ms(contents)
@@ -827,6 +833,25 @@ def evaluate_and_deploy(r, model, reds_model, solution, subnet_widths, final, sh
         switch["runtime_width_tflite"] = runtime_width_export(model, reds_model, subnet_widths, args, r.data, r.dir,
                                                               r.labels, log)
     return rows, switch
+
+
+TFLM_KEYS = ("tflm_arena_bytes", "tflm_activation_bytes", "tflm_persistent_bytes", "tflm_flash_bytes")
+
+
+def tflm_figures(tflite_path):
+    """TFLite Micro's figures for one int8 subnetwork file (``mlperf_tiny.tflm.measure``): the smallest arena that
+    runs it (SRAM: planned activations + persistent structs) and the flatbuffer (flash). The knapsack's memory is
+    another quantity: the parameters of the budgeted layers (``knapsack_model_parameters``, int8: one byte each, part
+    of the flash), so the arena is reported beside it, not checked against it. A model TFLite Micro refuses gets
+    ``tflm_error`` (the one-line reason) instead."""
+    from mlperf_tiny import tflm
+
+    try:
+        measured = tflm.measure(tflite_path)
+    except tflm.UnsupportedModel as err:
+        return {"tflm_error": str(err)}
+    return dict(zip(TFLM_KEYS, (measured["arena_bytes"], measured["activation_bytes"], measured["persistent_bytes"],
+                                measured["flatbuffer_bytes"])))
 
 
 def prepare_run(args, size, run, data, out_dir, log, solver):

@@ -4,8 +4,8 @@
 
 Reads each ``<script>/results.json`` the pipelines write last and prints one markdown row per script and
 model size: the pretrained accuracy, the accuracy of every subnetwork (largest budget first), the achieved
-MAC share of the budgeted layers, the int8 TFLite size, and whether accuracy is non-decreasing with the
-budget. ``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
+MAC share of the budgeted layers, the int8 TFLite size, the smallest TFLite Micro arena of each int8 file and the
+knapsack's parameter count (its memory measure), and whether accuracy is non-decreasing with the budget. ``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
 """
 
 import json
@@ -71,6 +71,8 @@ def collect(runs_root):
                 "mac_percentage": [r["mac_percentage"] for r in rows],
                 "within_budget": all(r.get("within_budget", True) for r in rows),
                 "int8_kib": [r["tflite_bytes"] / 1024 if r.get("tflite_bytes") else None for r in rows],
+                "tflm_arena_kib": [r["tflm_arena_bytes"] / 1024 if r.get("tflm_arena_bytes") else None for r in rows],
+                "knapsack_parameters": [r.get("knapsack_model_parameters") for r in rows],
                 "non_decreasing": accuracy_non_decreasing(rows),
             })
     return table, by_model
@@ -93,15 +95,20 @@ def _percent(values, std=None):
     return " / ".join(f"{100 * v:.1f}" for v in values)
 
 
+def _joined(values, fmt):
+    return " / ".join("-" if v is None else format(v, fmt) for v in values)
+
+
 def markdown(table):
     head = ("| model | data | pretrained | accuracy % (" + "/".join(table[0]["subnetworks"]) + ") | MAC % | "
-            "int8 KiB | within budget | non-decreasing |")
-    lines = [head, "|" + "---|" * 8]
+            "int8 KiB | TFLite Micro arena KiB | knapsack parameters | within budget | non-decreasing |")
+    lines = [head, "|" + "---|" * 10]
     for row in table:
-        kib = " / ".join("-" if k is None else f"{k:.1f}" for k in row["int8_kib"])
         pretrained = "-" if row["pretrained_accuracy"] is None else f"{100 * row['pretrained_accuracy']:.1f}"
         lines.append(f"| {row['model']} | {row['dataset']} | {pretrained} | {_percent(row['accuracy'], row['accuracy_std'])} | "
-                     f"{' / '.join(f'{m:.0f}' for m in row['mac_percentage'])} | {kib} | "
+                     f"{' / '.join(f'{m:.0f}' for m in row['mac_percentage'])} | {_joined(row['int8_kib'], '.1f')} | "
+                     f"{_joined(row.get('tflm_arena_kib', []), '.1f')} | "
+                     f"{_joined(row.get('knapsack_parameters', []), ',')} | "
                      f"{'yes' if row['within_budget'] else 'NO'} | {'yes' if row['non_decreasing'] else 'NO'} |")
     return "\n".join(lines)
 

@@ -43,6 +43,15 @@ def test_kws_dnn_end_to_end_on_mini_speech_commands(mini_data_dir, tmp_path):
     for row in rows:
         assert row["tflite_bytes"] > 0 and 0 <= row["tflite_accuracy"] <= 1 and row["tflite_latency_ms"] > 0
     assert rows[1]["tflite_bytes"] < rows[0]["tflite_bytes"]
+    # TFLite Micro column: the pipeline's figures are mlperf_tiny.tflm's measure of the same int8 file
+    from mlperf_tiny import tflm
+
+    for row in (rows[0], rows[1]):
+        measured = tflm.measure(row["tflite"])
+        assert (row["tflm_arena_bytes"], row["tflm_activation_bytes"], row["tflm_persistent_bytes"]) == (
+            measured["arena_bytes"], measured["activation_bytes"], measured["persistent_bytes"])
+        assert row["tflm_flash_bytes"] == measured["flatbuffer_bytes"] == row["tflite_bytes"]
+    assert 0 < rows[1]["tflm_activation_bytes"] < rows[0]["tflm_activation_bytes"]
     assert metrics["tflite_interpreter_switch_ms"] > 0 and metrics["nested_keras_after_switch_us"] > 0
     # one run-time-width flatbuffer: every subnetwork, weights stored once, outputs of the nested model
     runtime = metrics["runtime_width_tflite"]

@@ -7,7 +7,8 @@ from reds import pipeline, report
 
 def _results(path, accuracies, macs=(100.0, 24.0, 49.5, 74.0)):
     rows = [{"subnetwork": label, "size": "s", "accuracy": a, "accuracy_std": 0.0, "runs": 1, "mac_percentage": m,
-             "within_budget": True, "tflite_bytes": int(2048 * m), "params": int(100 * m), "tflite_latency_ms": m / 50}
+             "within_budget": True, "tflite_bytes": int(2048 * m), "params": int(100 * m), "tflite_latency_ms": m / 50,
+             "tflm_arena_bytes": int(1024 * m), "knapsack_model_parameters": int(1000 * m)}
             for label, a, m in zip(["100%", "25%", "50%", "75%"], accuracies, macs)]
     path.mkdir(parents=True)
     sizes = {"s": {"pretrained_accuracy": 0.8, "accuracy_non_decreasing": pipeline.accuracy_non_decreasing(rows)}}
@@ -26,7 +27,8 @@ def test_report_orders_by_budget_and_flags_a_drop(tmp_path, capsys):
     assert not table[1]["non_decreasing"]
     assert table[0]["int8_kib"][0] == 200.0
     text = capsys.readouterr().out
-    assert "| DNN S | mini | 80.0 | 90.0 / 80.0 / 70.0 / 50.0 | 100 / 74 / 50 / 24 |" in text
+    assert ("| DNN S | mini | 80.0 | 90.0 / 80.0 / 70.0 / 50.0 | 100 / 74 / 50 / 24 | 200.0 / 148.0 / 99.0 / 48.0 | "
+            "100.0 / 74.0 / 49.5 / 24.0 | 100,000 / 74,000 / 49,500 / 24,000 |") in text
     for quantity in ("parameters", "accuracy", "inference"):  # one figure per size, a line per architecture
         assert (tmp_path / "plots" / f"{quantity}_sizeS.png").stat().st_size > 0
         html = (tmp_path / "plots" / f"{quantity}_sizeS.html").read_text()
