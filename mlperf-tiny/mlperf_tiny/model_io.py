@@ -94,6 +94,8 @@ class LoadedModel:
         if self.tflite is not None:
             return self.tflite.predict(x, progress=progress)
         if self.keras_model is not None:
+            if 0 < len(x) <= batch_size:  # one batch: the same traced step without predict()'s per-call setup
+                return self.keras_model.predict_on_batch(x)
             return self.keras_model.predict(x, batch_size=batch_size, verbose=0)
         outputs = [self.signature(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         names = sorted(outputs[0])
