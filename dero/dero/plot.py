@@ -3,7 +3,8 @@
     python -m dero.plot --family resnet34 --runs-root runs/dero --output-dir runs/dero/plots
     python -m dero.plot --peak-memory-table --output-dir runs/dero/plots    # every family, MCU resolutions
 
-Writes ``<family>.png``, ``<family>.md`` (markdown table) and ``<family>.json``. Accuracy comes from
+Writes ``<family>.md`` (markdown table), ``<family>.json`` and, last, ``<family>.png`` (make's target); the
+table writes ``peak_memory.json`` ({family: {variant: row}}) and ``peak_memory.md``. Accuracy comes from
 ``<runs-root>/<model>/eval.json`` (else the best epoch of ``metrics.json``); variants not trained are shown as
 such, never filled in. Runs on the mini dataset are labelled "(mini data)".
 """
@@ -164,6 +165,9 @@ def main(argv=None) -> list[dict]:
             all_rows += rows
             text += f"\n### {family}\n\n" + markdown_table(rows).replace(" not trained |", " - |")
         print(text)
+        # JSON keyed {family: {variant: row}} (for the results page), then the markdown table (make's target)
+        rc.write_json(os.path.join(args.output_dir, "peak_memory.json"),
+                      {f: {r["variant"]: r for r in all_rows if r["family"] == f} for f in families}, sort_keys=False)
         rc.write_text(os.path.join(args.output_dir, "peak_memory.md"), text)
         return all_rows
     if not args.family:

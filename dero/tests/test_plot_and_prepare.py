@@ -36,3 +36,16 @@ def test_loose_val_images_are_reported(tiny_imagenet):
     (tiny_imagenet / "val" / "ILSVRC2012_val_00000001.JPEG").write_bytes(b"")
     with pytest.raises(ValueError, match="sorted into <wnid>/ class folders"):
         prepare_imagenet.check_layout(str(tiny_imagenet), expected_classes=3)
+
+
+def test_peak_memory_table_json_for_the_results_page(tmp_path):
+    # make dero-peak-memory's files: peak_memory.json ({family: {variant: row}}, what dero/demo.toml reads) and .md
+    rows = plot.main.__wrapped__(["--peak-memory-table", "--family", "mcunet", "--input-size", "64",
+                                  "--output-dir", str(tmp_path)])
+    table = json.loads((tmp_path / "peak_memory.json").read_text())
+    assert list(table) == ["mcunet"] and set(table["mcunet"]) == {"original", "plain", "DERO"}
+    assert table["mcunet"]["DERO"] == next(r for r in rows if r["variant"] == "DERO")
+    dero, plain, original = (table["mcunet"][v] for v in ("DERO", "plain", "original"))
+    assert dero["peak_kb@64"] == plain["peak_kb@64"] < original["peak_kb@64"]
+    assert dero["peak_kb@64 memory-aware"] <= dero["peak_kb@64"]
+    assert "### mcunet" in (tmp_path / "peak_memory.md").read_text()
