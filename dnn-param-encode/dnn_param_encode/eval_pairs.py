@@ -197,6 +197,8 @@ def score_last_decoded(args, kind, summary, last_decoded):
     metrics = {"dataset": args.dataset_label, "epoch_interval": n, "learning_rate": args.learning_rate,
                "dnn": args.dnn, "metric": METRIC[args.dnn], "epoch": last_epoch, "summary": summary,
                METRIC[args.dnn]: results}
+    if args.data_path and scorer.map50:  # YOLO: mAP@0.5 beside the paper's mAP@0.5:0.95
+        metrics["map50"] = scorer.map50
     rc.write_json(result_files(out_dir, kind, args.learning_rate, n)[3], metrics)
     return metrics
 

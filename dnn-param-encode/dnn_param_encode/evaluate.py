@@ -55,6 +55,9 @@ def top1_accuracy(state_dict, loader, arch="resnet18"):
 
 def yolo_template(checkpoint):
     """The pickled yolov5 module of a YOLO checkpoint (its architecture; weights are loaded over it)."""
+    from dero.yolo import import_yolov5
+
+    import_yolov5()  # unpickling imports yolov5: offline, no run-time installs, PIL's Image.open left alone
     obj = load_checkpoint(checkpoint)
     model = obj.get("model") if isinstance(obj, dict) else None
     if not isinstance(model, torch.nn.Module):
@@ -64,11 +67,13 @@ def yolo_template(checkpoint):
 
 
 class Scorer:
-    """``scorer(state_dict, tag)``: the --dnn's accuracy (%) of a state_dict, the data set prepared once."""
+    """``scorer(state_dict, tag)``: the --dnn's accuracy (%) of a state_dict, the data set prepared once.
+    For YOLO, ``scorer.map50[tag]`` keeps each scored model's mAP@0.5 (%) too."""
 
     def __init__(self, dnn, data_path, image_size, batch_size, workers, template=None, arch="resnet18",
                  output_dir=None):
         self.dnn, self.arch, self.template = dnn, arch, template
+        self.map50 = {}
         self.data_path, self.image_size, self.batch_size, self.workers = data_path, image_size, batch_size, workers
         self.output_dir = output_dir
         if dnn == "resnet":
@@ -91,6 +96,7 @@ class Scorer:
         with tempfile.TemporaryDirectory() as scratch:
             result = evaluate(model, self.data_path, self.output_dir or scratch, self.image_size, self.batch_size,
                               self.workers, tag=tag)
+        self.map50[tag] = 100.0 * result["map50"]
         return 100.0 * result["map50_95"]
 
 

@@ -128,11 +128,17 @@ def test_train_then_lossy_accuracy(tmp_path, trainer):
         pytest.skip("dero is not installed")
     data = write_image_folder(str(tmp_path / "data"))
     ckpt = str(tmp_path / "ckpt")
-    train_resnet18.main.__wrapped__(["--data-path", data, "--output-dir", ckpt, "--trainer", trainer, "--epochs", "3",
-                         "--lr", "0.01", "--lr-step-size", "2", "--batch-size", "4", "--image-size", "16",
-                         "--workers", "0", "--dataset-label", "mini"])
+    command = ["--data-path", data, "--output-dir", ckpt, "--trainer", trainer, "--epochs", "3", "--lr", "0.01",
+               "--lr-step-size", "2", "--batch-size", "4", "--image-size", "16", "--workers", "0",
+               "--dataset-label", "mini"]
+    train_resnet18.main.__wrapped__(command)
     # StepLR: epochs 1-2 at 0.01, epoch 3 at 0.001, each named {epoch}_{lr}.pt with a state_dict
     assert sorted(f for f in os.listdir(ckpt) if f.endswith(".pt")) == ["1_0.01.pt", "2_0.01.pt", "3_0.001.pt"]
+    # a rerun (finished: nothing to train) removes what a killed save left (run_contract's temporary names)
+    with open(os.path.join(ckpt, ".tmp-0123abcd-3_0.001.pt"), "wb") as f:
+        f.write(b"\0" * 64)
+    assert train_resnet18.main.__wrapped__(command) == [1, 2, 3]
+    assert not [f for f in os.listdir(ckpt) if f.startswith(".tmp-")]
     assert "fc.weight" in torch.load(os.path.join(ckpt, "1_0.01.pt"), weights_only=False)["state_dict"]
     metrics = eval_lossy.main.__wrapped__(["--path-pt", ckpt, "--learning-rate", "0.01", "--epoch-interval", "1",
                                "--epoch-first", "1", "--epoch-last", "2", "--include-last-pair",

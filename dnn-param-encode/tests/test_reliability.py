@@ -2,6 +2,7 @@
 exit code 2 and leaves files untouched; a decoded checkpoint whose save fails half-way leaves the previous one."""
 
 import errno
+import importlib
 import os
 
 import pytest
@@ -47,6 +48,10 @@ def work(tmp_path_factory):
     return root
 
 
+# The cases run in this test process through each module's `main` (its exit code and what reaches file descriptor
+# 2), one Python start for all of them; those in AS_PROGRAM also run as `python -m dnn_param_encode.<module>`, which
+# covers the entry point (exit status, flushing).
+AS_PROGRAM = {"truncated checkpoint", "flipped bit"}
 PAIRS = ["--learning-rate", LR, "--epoch-interval", "1", "--epoch-first", "1", "--epoch-last", "4"]
 CASES = [  # (id, module, args ({w} = the work folder), fragments of the one error line); every exit code is 2
     ("truncated checkpoint", "demo", ["--pre-epoch", "{w}/ckpt/1_0.01.pt", "--cur-epoch", "{w}/bad/truncated.pt"],
@@ -79,13 +84,21 @@ CASES = [  # (id, module, args ({w} = the work folder), fragments of the one err
 
 
 @pytest.mark.parametrize("case,module,args,fragments", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_and_changes_nothing(case, module, args, fragments, work):
+def test_bad_input_is_one_line_and_changes_nothing(case, module, args, fragments, work, capfd, monkeypatch):
+    args = [a.format(w=work) for a in args]
     before = tree_hashes(work)
-    returncode, _, stderr = run_cli(f"dnn_param_encode.{module}", *[a.format(w=work) for a in args],
-                                    env={"OMP_NUM_THREADS": "1"}, timeout=300)
+    monkeypatch.delenv("TINYML_DEBUG", raising=False)
+    capfd.readouterr()
+    returncode = importlib.import_module(f"dnn_param_encode.{module}").main(args)
+    stderr = capfd.readouterr().err
     assert returncode == 2, stderr[-2000:]
     assert_one_line_error(stderr, *fragments)
     assert tree_hashes(work) == before
+    if case in AS_PROGRAM:
+        returncode, _, stderr = run_cli(f"dnn_param_encode.{module}", *args, env={"OMP_NUM_THREADS": "1"}, timeout=300)
+        assert returncode == 2, stderr[-2000:]
+        assert_one_line_error(stderr, *fragments)
+        assert tree_hashes(work) == before
 
 
 def test_disk_full_while_saving_the_decoded_checkpoint(work, tmp_path, monkeypatch, capsys):

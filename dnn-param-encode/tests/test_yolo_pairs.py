@@ -7,7 +7,8 @@ import csv
 import pytest
 import torch
 
-pytest.importorskip("yolov5", reason="optional YOLO packages not installed: run `make dero-yolo-env`")
+# through dero.yolo, which imports yolov5 offline, without run-time installs, PIL's Image.open left alone
+pytest.importorskip("dero.yolo.yolo", reason="optional YOLO packages not installed: run `make dero-yolo-env`")
 
 from dero.models import get_model  # noqa: E402
 from dero.yolo import coco  # noqa: E402
@@ -73,3 +74,38 @@ def read_json(path):
 
     with open(path) as f:
         return json.load(f)
+
+
+@pytest.mark.slow
+def test_trained_mini_yolo_keeps_its_map_through_the_coder(tmp_path):
+    """Pairs of a YOLOv5n that detects: dero's mini recipe (make MINI=1 dero-yolov5n BASELINE=1) for 24 epochs
+    (~2-3 CPU minutes), epochs 21..24 coded; lossless decodes score the original's mAP exactly, lossy ones within
+    0.1 mAP points, on both mAP@0.5:0.95 and mAP@0.5."""
+    from dero.yolo import train as yolo_train
+    from dnn_param_encode import prepare_yolov5n
+
+    data = tmp_path / "coco"
+    coco.write_mini(data, seed=0)  # the mini set of `make mini-data`: 64 train / 16 val images at 160 px
+    run = tmp_path / "run"
+    history = yolo_train.main.__wrapped__(
+        ["--model", "yolov5n", "--data-path", str(data), "--output-dir", str(run), "--epochs", "24", "--seed", "0",
+         "--save-period", "1", "--imgsz", "128", "--batch-size", "16", "--nominal-batch-size", "16",
+         "--warmup-min-iters", "0", "--optimizer", "AdamW", "--hyp", "mini", "--workers", "0",
+         "--dataset-name", "mini", "--print-freq", "100"])
+    assert max(r["map50"] for r in history) > 0.05  # it learned to detect (yolov5's own metric)
+    ckpt = tmp_path / "ckpt"
+    prepare_yolov5n.main.__wrapped__(["--run-dir", str(run), "--output-dir", str(ckpt), "--learning-rate", LR])
+    common = ["--dnn", "yolo", "--path-pt", str(ckpt), "--learning-rate", LR, "--epoch-interval", "1",
+              "--epoch-first", "21", "--epoch-last", "24", "--output-dir", str(tmp_path / "eval"),
+              "--data-path", str(data), "--image-size", "128", "--dataset-label", "mini"]
+    lossless = eval_lossless.main.__wrapped__([*common, "--method", "ResEntropy", "ResIntDiffANS"])
+    assert lossless["ResIntDiffANS"]["mean_bits_per_param"] < lossless["ResEntropy"]["mean_bits_per_param"]
+    lossy = eval_lossy.main.__wrapped__([*common, "--method", "ResEntropy16bits", "ResRoundANS"])
+    lossless = read_json(tmp_path / "eval" / f"lossless_lr{LR}_n1_metrics.json")
+    for metric in ("map50_95", "map50"):
+        original = lossless[metric]["original"]
+        assert original > 1.0, metric  # % points: a model that detects, so the comparisons below mean something
+        assert lossless[metric]["ResEntropy"] == lossless[metric]["ResIntDiffANS"] == original, metric
+        assert lossy[metric]["original"] == original
+        for method in ("ResEntropy16bits", "ResRoundANS"):
+            assert abs(lossy[metric][method] - original) <= 0.1, (metric, method)
