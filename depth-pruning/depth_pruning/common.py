@@ -62,8 +62,26 @@ def add_pruning_args(parser, default_arch, with_seed=True):
         parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini if the path says so)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    add_exact_resume_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
+
+
+def add_exact_resume_flag(parser):
+    parser.add_argument("--exact_resume", action="store_true",
+                        help="draw each epoch's VWW batches and augmentation and the tail's dropout masks from (seed, "
+                             "epoch), so a run resumed after a kill ends as an uninterrupted one (another random "
+                             "stream than the default: other numbers)")
+
+
+def seed_run(args):
+    """Seed python/numpy/TF (first: loading and building draw initial values) and, with --exact_resume, make
+    dropout draw from generators whose states the resume point keeps."""
+    from mlperf_tiny import run_utils
+
+    run_utils.set_seed(args.seed)
+    if args.exact_resume:
+        run_utils.resumable_dropout()
 
 
 def run_dir_of(args):
@@ -83,6 +101,15 @@ BASE_HINTS = {
     "vww": "a trained MobileNetV1-0.25: `make mlperf-vww` trains one, or take the reference vww_96.h5",
     "kws": "a trained DS-CNN: `make mlperf-kws` trains one, or take the reference kws_ref_model/ SavedModel",
 }
+
+
+def require_base_path(path, task):
+    """The base path is given and exists: checked before anything heavy (seeding imports TF, and the seed has to
+    precede the load, which draws initial values)."""
+    if not path:
+        raise rc.UsageError(f"--base_model_path is required ({BASE_HINTS[task]}), or pass --nopretrained")
+    if not Path(path).exists():
+        raise rc.UsageError(f"{path}: base model not found; {BASE_HINTS[task]}")
 
 
 def load_base_model(args, build_fresh, task, channels=None):
@@ -143,30 +170,44 @@ def write_model_info(run_dir, ckpt_name, *models):
     rc.write_text(Path(run_dir) / f"{ckpt_name}_modelinfo.log", buffer.getvalue())
 
 
-def train_stages(model, train_data, val_data, run_dir, stages, loss, dataset, verbose=2, extra_callbacks=(),
-                 steps=None):
+def train_stages(model, train_data, val_data, run_dir, stages, loss, dataset, verbose=2, extra_callbacks=(), seed=0,
+                 exact_resume=False):
     """Staged ``fit`` that resumes after the last finished epoch.
 
     stages: [(epochs, learning rate)]; the model is re-compiled at each stage, so Adam restarts, as the
-    original's successive ``train_epochs`` calls. Best weights by ``val_accuracy`` go to best.weights.h5.
+    original's successive ``train_epochs`` calls; a run resumed inside a stage gets that stage's Adam state back
+    from the resume point. Best weights by ``val_accuracy`` go to best.weights.h5. Keras image iterators (VWW) go
+    through ``run_utils.keras_iterator_fit_data``: Keras' own stream by default, with ``exact_resume`` each epoch's
+    order and augmentation drawn from (seed, epoch) only, so a resumed run trains on what an uninterrupted one
+    would; tf.data inputs (KWS) keep their fixed order.
     """
     import tensorflow as tf
     from mlperf_tiny import run_utils
 
-    epochs_done = run_utils.resume_initial_epoch(run_dir, model)
-    if epochs_done:
-        print(f"resuming {run_dir} after epoch {epochs_done}")
     total = int(sum(epochs for epochs, _ in stages))
     callbacks = run_utils.training_callbacks(run_dir, monitor="val_accuracy", extra_metrics={"dataset": dataset},
                                              total_epochs=total) + list(extra_callbacks)
-    end = 0
+    image_iterator = isinstance(train_data, tf.keras.preprocessing.image.Iterator)
+    epochs_done, end = None, 0
     for epochs, learning_rate in stages:
         first, end = end, end + epochs
+        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+        if epochs_done is None:  # the weights of the resume point (0: a new run)
+            epochs_done = run_utils.resume_initial_epoch(run_dir, model, restore_optimizer=False)
+            if epochs_done:
+                print(f"resuming {run_dir} after epoch {epochs_done}")
         if epochs_done >= end:
             continue
-        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
-        model.fit(train_data, epochs=end, initial_epoch=max(epochs_done, first), validation_data=val_data,
-                  callbacks=callbacks, verbose=verbose, steps_per_epoch=steps)
+        if epochs_done > first:  # resumed inside this stage: its Adam state is in the resume point
+            run_utils.resume_initial_epoch(run_dir, model)
+        start = max(epochs_done, first)
+        if image_iterator:
+            x, steps, val, val_steps, extra = run_utils.keras_iterator_fit_data(train_data, val_data, seed, start, end,
+                                                                               exact_resume)
+        else:
+            x, steps, val, val_steps, extra = train_data, None, val_data, None, []
+        model.fit(x, steps_per_epoch=steps, epochs=end, initial_epoch=start, validation_data=val,
+                  validation_steps=val_steps, callbacks=[*extra, *callbacks], verbose=verbose)
         epochs_done = end
     best = Path(run_dir) / run_utils.BEST_WEIGHTS
     if best.exists():

@@ -21,13 +21,21 @@ def tflite_paths(run_dir):
     return run_dir / f"{run_dir.name}_float.tflite", run_dir / f"{run_dir.name}_int8.tflite"
 
 
+def require_run(run_dir, int8=False):
+    """The paths of a finished run's pruned model (and int8 model) after checking they exist (no TF needed)."""
+    run_dir = rc.require_dir(run_dir, "prune run folder", RUN_HINT)
+    model = rc.require_file(run_dir / MODEL_FILE, "pruned model", "run the prune script for this cut first")
+    if int8:
+        rc.require_file(tflite_paths(run_dir)[1], "int8 model",
+                        "run the quantize script (tflite_convert_quantize / kws.quantize) first")
+    return model
+
+
 def load_run_model(run_dir):
     """The pruned Keras model of a finished run folder (one-line errors for a missing or broken one)."""
     from mlperf_tiny import model_io
 
-    run_dir = rc.require_dir(run_dir, "prune run folder", RUN_HINT)
-    path = rc.require_file(run_dir / MODEL_FILE, "pruned model", "run the prune script for this cut first")
-    return model_io.load_model(path, RUN_HINT).keras_model
+    return model_io.load_model(require_run(run_dir), RUN_HINT).keras_model
 
 
 def quantize_run(run_dir, calibration_samples):
@@ -55,8 +63,8 @@ def evaluate_run(run_dir, images, labels, eval_set, primary=True, progress=True)
 
     run_dir = Path(run_dir)
     _, int8_path = tflite_paths(run_dir)
+    require_run(run_dir, int8=True)
     model = load_run_model(run_dir)
-    rc.require_file(int8_path, "int8 model", "run the quantize script (tflite_convert_quantize / kws.quantize) first")
     if len(labels) == 0:
         raise rc.RunFailed(f"{eval_set} holds no samples: nothing was evaluated")
     tflite = TFLiteModel(model_path=int8_path)

@@ -34,8 +34,9 @@ def load_eval_set(args):
 
 
 def evaluate(args):
-    from depth_pruning.quantization import evaluate_run
+    from depth_pruning.quantization import evaluate_run, require_run
 
+    require_run(args.run_dir, int8=True)  # before the clips are read
     features, labels, eval_set, primary = load_eval_set(args)
     return evaluate_run(args.run_dir, features, labels, eval_set, primary=primary, progress=not args.no_progress)
 

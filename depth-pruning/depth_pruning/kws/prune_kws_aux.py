@@ -65,14 +65,14 @@ def accuracy_of(model, dataset):
 
 
 def prune(args):
-    import tensorflow as tf
-    from mlperf_tiny import run_utils
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import kws_util
 
     from depth_pruning.pruning import build_pruned_model
 
-    run_utils.set_seed(args.seed)  # first: loading and building draw initial values
+    if not args.nopretrained:
+        common.require_base_path(args.base_model_path, "kws")
+    common.seed_run(args)  # first: loading and building draw initial values (imports TF: after the cheap checks)
     base = common.load_base_model(args, build_fresh_base, "kws")
     layer_name, cut = common.resolve_cut_or_usage_error(base, args.attach_tensor_name)
     kws_data.resolve_data_source(args.data_dir, args.data_source)  # a bad data folder: reported before the claim
@@ -86,6 +86,8 @@ def prune(args):
     common.write_model_info(run_dir, args.ckpt_name, base, model)
 
     ds_train, ds_test, ds_val = (_fit_input(ds, model) for ds in kws_data.get_training_data(args))
+    import tensorflow as tf
+
     schedule = tf.keras.callbacks.LearningRateScheduler(kws_util.LR_SCHEDULES[args.lr_sched_name])
     model = common.train_stages(model, ds_train, ds_val, run_dir, [(args.epochs, args.learning_rate)],
                                 "sparse_categorical_crossentropy", dataset, verbose=args.verbose,

@@ -33,6 +33,7 @@ def get_args_parser(add_help=True):
     magnitude.add_magnitude_args(group)
     group.add_argument("--dataset_name", default=None, help="label for metrics (default: mini with --mini)")
     group.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    common.add_exact_resume_flag(group)
     group.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
@@ -50,13 +51,12 @@ def batches_per_epoch(dataset):
 def prune(args):
     from pathlib import Path
 
-    import tensorflow as tf
-    from mlperf_tiny import run_utils
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
     from mlperf_tiny.keyword_spotting import kws_util
 
     magnitude.check_magnitude_args(args, args.epochs)
-    run_utils.set_seed(args.seed)  # first: loading draws initial values
+    common.require_base_path(args.base_model_path, "kws")
+    common.seed_run(args)  # first: loading and building draw initial values (imports TF: after the cheap checks)
     base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
                                   None, "kws")
     splits = kws_data.get_training_data(args)  # a bad data folder is reported before the run dir is claimed
@@ -68,6 +68,8 @@ def prune(args):
     ds_train, ds_test, ds_val = (_fit_input(ds, base) for ds in splits)
     wrapped, end_step = magnitude.wrap_for_pruning(base, args, args.epochs, batches_per_epoch(ds_train))
     common.write_model_info(run_dir, args.ckpt_name, base, wrapped)
+    import tensorflow as tf
+
     schedule = tf.keras.callbacks.LearningRateScheduler(kws_util.LR_SCHEDULES[args.lr_sched_name])
     wrapped = common.train_stages(wrapped, ds_train, ds_val, run_dir, [(args.epochs, args.learning_rate)],
                                   "sparse_categorical_crossentropy", dataset, verbose=args.verbose,

@@ -56,8 +56,6 @@ def build_fresh_base(arch, color_mode):
 
 
 def prune(args):
-    from mlperf_tiny import run_utils
-
     from depth_pruning.pruning import build_pruned_model
 
     rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
@@ -65,7 +63,9 @@ def prune(args):
              f"{len(args.learning_rates)}: give one learning rate per stage")
     data_dir = Path(args.data_dir)
     vww_data.check_data_dir(data_dir, verify_images=not args.skip_image_check)
-    run_utils.set_seed(args.seed)  # first: loading and building draw initial values
+    if not args.nopretrained:
+        common.require_base_path(args.base_model_path, "vww")
+    common.seed_run(args)  # first: loading and building draw initial values
     base = common.load_base_model(args, lambda arch: build_fresh_base(arch, args.color_mode), "vww",
                                   channels=vww_data.CHANNELS[args.color_mode])
     layer_name, cut = common.resolve_cut_or_usage_error(base, args.attach_tensor_name)
@@ -82,7 +82,8 @@ def prune(args):
                                                     clean_validation=not args.augmented_val, seed=args.seed)
     stages = list(zip(args.epochs_per_stage, args.learning_rates))
     model = common.train_stages(model, train_flow, val_flow, run_dir, stages, "categorical_crossentropy", dataset,
-                                verbose=args.verbose)
+                                verbose=args.verbose, seed=args.seed,
+                                exact_resume=args.exact_resume)
     images, labels = vww_data.load_clean_split(data_dir, args.color_mode)
     val_accuracy = float((model.predict(images, verbose=0).argmax(-1) == labels).mean())
     record = {"task": "vww_gray" if args.color_mode == "grayscale" else "vww", "cut": cut, "layer": layer_name,

@@ -42,12 +42,12 @@ def get_args_parser(add_help=True):
     parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--dataset_name", default=None, help="label for metrics (default: mini if the path says so)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    common.add_exact_resume_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
 
 def prune(args):
-    from mlperf_tiny import run_utils
 
     rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
              f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
@@ -55,7 +55,8 @@ def prune(args):
     magnitude.check_magnitude_args(args, sum(args.epochs_per_stage))
     data_dir = Path(args.data_dir)
     vww_data.check_data_dir(data_dir, verify_images=not args.skip_image_check)
-    run_utils.set_seed(args.seed)  # first: loading and building draw initial values
+    common.require_base_path(args.base_model_path, "vww")
+    common.seed_run(args)  # first: loading and building draw initial values
     base = common.load_base_model(argparse.Namespace(nopretrained=False, base_model_path=args.base_model_path),
                                   None, "vww", channels=vww_data.CHANNELS[args.color_mode])
     args.ckpt_name = magnitude.run_name(args)
@@ -69,7 +70,8 @@ def prune(args):
     common.write_model_info(run_dir, args.ckpt_name, base, wrapped)
     stages = list(zip(args.epochs_per_stage, args.learning_rates))
     wrapped = common.train_stages(wrapped, train_flow, val_flow, run_dir, stages, "categorical_crossentropy",
-                                  dataset, verbose=args.verbose, extra_callbacks=magnitude.pruning_callbacks())
+                                  dataset, verbose=args.verbose, extra_callbacks=magnitude.pruning_callbacks(),
+                                  seed=args.seed, exact_resume=args.exact_resume)
     model = magnitude.strip(wrapped)
     sparsity = magnitude.prunable_kernel_sparsity(wrapped, model)
     images, labels = vww_data.load_clean_split(data_dir, args.color_mode)

@@ -22,9 +22,10 @@ def get_args_parser(add_help=True):
 
 
 def convert(args):
-    from depth_pruning.quantization import quantize_run
+    from depth_pruning.quantization import quantize_run, require_run
     from depth_pruning.vww import vww_data
 
+    require_run(args.run_dir)  # before the calibration images are read
     vww_data.check_data_dir(Path(args.data_dir), verify_images=False)
     samples = vww_data.calibration_images(Path(args.data_dir), args.color_mode, args.num_calibration_images)
     return quantize_run(args.run_dir, samples)

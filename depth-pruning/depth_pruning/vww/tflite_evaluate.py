@@ -53,8 +53,9 @@ def load_eval_set(data_dir, color_mode, split, validation_split=VALIDATION_SPLIT
 
 
 def evaluate(args):
-    from depth_pruning.quantization import evaluate_run
+    from depth_pruning.quantization import evaluate_run, require_run
 
+    require_run(args.run_dir, int8=True)  # before the images are read
     images, labels, eval_set, primary = load_eval_set(args.data_dir, args.color_mode, args.split,
                                                       args.validation_split)
     return evaluate_run(args.run_dir, images, labels, eval_set, primary=primary, progress=not args.no_progress)
