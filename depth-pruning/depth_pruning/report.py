@@ -92,7 +92,8 @@ def run(args):
     import argparse
 
     records = sweep.run(argparse.Namespace(sweep_dir=args.sweep_dir, task=args.task, base_accuracy=None,
-                                           magnitude=False, base_metrics=args.base_metrics))
+                                           magnitude=False, base_metrics=args.base_metrics, base_tflite=None,
+                                           no_tflm=False))
     report = build_report(records)
     datasets = {r.get("dataset") for r in sweep._results(args.sweep_dir)}
     report.update({"task": args.task, "dataset": "mini" if "mini" in datasets else ",".join(sorted(map(str, datasets)))})

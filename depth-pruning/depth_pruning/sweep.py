@@ -4,7 +4,9 @@
 
 Reads ``<sweep_dir>/<run>/result.json`` of every depth-pruning run and writes ``sweep.csv`` / ``sweep.json`` with
 ``cut, params, macs, flops, int8_bytes, acc_frozen, acc_unfrozen, acc_int8`` (+ ``acc_dense``, ``int8_bytes_dense``
-for the depth-dense head), ``<task>.png`` (accuracy lines over grey Params (K) / FLOPs (M) bars per cut, as
+for the depth-dense head), the TFLite Micro figures of each cut's int8 file (``tflm_arena_bytes``: the smallest
+tensor arena that runs it, ``tflm_flash_bytes``: its flatbuffer; ``*_dense`` for the dense head's) beside the
+unpruned base's (``--base_tflite``: ``base_tflm_arena_bytes``, ``base_tflm_flash_bytes``), ``<task>.png`` (accuracy lines over grey Params (K) / FLOPs (M) bars per cut, as
 vww.png / kws.png) and ``<task>_size.png`` (accuracy vs int8 size, aux vs dense heads, as the HW plots).
 With several seeds the accuracies are means and ``*_std`` columns hold the standard deviations.
 ``--magnitude`` collects the tfmot baseline runs instead: ``magnitude.csv/json`` (target and measured sparsity,
@@ -17,8 +19,12 @@ from pathlib import Path
 import numpy as np
 import run_contract as rc
 
+from depth_pruning.quantization import tflite_paths
+
 FIELDS = ["cut", "params", "macs", "flops", "int8_bytes", "acc_frozen", "acc_unfrozen", "acc_int8",
-          "acc_random", "acc_dense", "int8_bytes_dense", "acc_frozen_test", "acc_dense_test", "n_seeds"]
+          "acc_random", "acc_dense", "int8_bytes_dense", "acc_frozen_test", "acc_dense_test", "n_seeds",
+          "tflm_arena_bytes", "tflm_flash_bytes", "tflm_arena_bytes_dense", "tflm_flash_bytes_dense",
+          "base_tflm_arena_bytes", "base_tflm_flash_bytes"]
 
 
 def _cut_order(cut):
@@ -33,7 +39,7 @@ def _results(sweep_dir):
     results = []
     for path in sorted(sweep_dir.glob("*/result.json")):
         try:
-            results.append(json.loads(path.read_text()))
+            results.append({**json.loads(path.read_text()), "_run_dir": path.parent})
         except ValueError as err:
             raise rc.bad_file(path, f"not valid JSON ({err})", "rerun that cut's prune script with --overwrite") from None
     return results
@@ -62,15 +68,16 @@ def collect_magnitude(sweep_dir):
     return records
 
 
-def collect(sweep_dir):
-    """One record per cut from every ``result.json`` under ``sweep_dir`` (accuracy means over seeds)."""
+def collect(sweep_dir, with_int8_files=False):
+    """One record per cut from every ``result.json`` under ``sweep_dir`` (accuracy means over seeds); with
+    ``with_int8_files`` also {cut: {"" (aux head) or "_dense": its int8 .tflite}}."""
     results = [r for r in _results(sweep_dir) if r.get("method") != "magnitude"]
     if not results:
         raise rc.RunFailed(f"no depth-pruning */result.json under {sweep_dir}: nothing to collect (run the prune "
                            f"scripts first)")
     by_cut = {}
     for r in results:
-        entry = by_cut.setdefault(r["cut"], {"cut": r["cut"], "_acc": {}})
+        entry = by_cut.setdefault(r["cut"], {"cut": r["cut"], "_acc": {}, "_int8": {}})
         dense = r["aux_arch"].startswith("dense")
         if not dense and r["frozen_tail"] and r.get("pretrained", True):
             for key in ("params", "macs", "flops", "int8_bytes"):
@@ -89,9 +96,13 @@ def collect(sweep_dir):
             entry["_acc"].setdefault(f"{kind}_test", []).append(r["test_accuracy"])
         if kind == "frozen" and "acc_int8" in r:
             entry["_acc"].setdefault("int8", []).append(r["acc_int8"])
-    records = []
+        int8_file = tflite_paths(r["_run_dir"])[1]
+        if kind in ("frozen", "dense") and int8_file.is_file():  # one file per head: seeds share the structure
+            entry["_int8"].setdefault("" if kind == "frozen" else "_dense", int8_file)
+    records, int8_files = [], {}
     for cut in sorted(by_cut, key=_cut_order):
         entry = by_cut[cut]
+        int8_files[cut] = entry.pop("_int8")
         accs = entry.pop("_acc")
         for kind, values in accs.items():
             entry[f"acc_{kind}"] = float(np.mean(values))
@@ -99,6 +110,29 @@ def collect(sweep_dir):
                 entry[f"acc_{kind}_std"] = float(np.std(values))
         entry["n_seeds"] = len(accs.get("frozen", []))
         records.append(entry)
+    return (records, int8_files) if with_int8_files else records
+
+
+def tflm_figures(path):
+    """(smallest working arena, flatbuffer bytes) of an int8 .tflite on TFLite Micro (``mlperf_tiny.tflm.measure``)."""
+    from mlperf_tiny import tflm
+
+    try:
+        measured = tflm.measure(path)
+    except tflm.UnsupportedModel as err:
+        raise rc.bad_file(path, f"TFLite Micro cannot run it ({err})") from None
+    return measured["arena_bytes"], measured["flatbuffer_bytes"]
+
+
+def add_tflm_figures(records, int8_files, base_tflite=None):
+    """TFLite Micro arena and flash of every cut's int8 model (aux head; ``*_dense``: the dense head's), measured on
+    the files the pipeline wrote, and of the unpruned base's int8 model (``base_*``)."""
+    base = tflm_figures(base_tflite) if base_tflite else None
+    for r in records:
+        for suffix, path in int8_files.get(r["cut"], {}).items():
+            r[f"tflm_arena_bytes{suffix}"], r[f"tflm_flash_bytes{suffix}"] = tflm_figures(path)
+        if base:
+            r["base_tflm_arena_bytes"], r["base_tflm_flash_bytes"] = base
     return records
 
 
@@ -205,6 +239,9 @@ def get_args_parser(add_help=True):
                         help="unpruned accuracy in [0, 1] (a line in the plot)")
     parser.add_argument("--magnitude", action="store_true",
                         help="collect tfmot magnitude-pruning runs into magnitude.csv/json instead of a cut sweep")
+    parser.add_argument("--base_tflite", default=None,
+                        help="int8 .tflite of the unpruned base: its TFLite Micro arena and flash go beside each cut's")
+    parser.add_argument("--no_tflm", action="store_true", help="skip the TFLite Micro arena/flash measurements")
     parser.add_argument("--base_metrics", default=None,
                         help="JSON file with the unpruned accuracy (key val_accuracy or accuracy, 0-1 or %%)")
     return parser
@@ -231,7 +268,11 @@ def run(args):
     base = args.base_accuracy
     if base is None and args.base_metrics and Path(args.base_metrics).exists():
         base = read_base_accuracy(args.base_metrics)
-    records = collect(args.sweep_dir)
+    if args.base_tflite:
+        rc.require_file(args.base_tflite, "base int8 model", "the int8 .tflite of the mlperf-tiny base run")
+    records, int8_files = collect(args.sweep_dir, with_int8_files=True)
+    if not args.no_tflm:
+        add_tflm_figures(records, int8_files, args.base_tflite)
     write_records(records, args.sweep_dir)
     datasets = {r.get("dataset") for r in _results(args.sweep_dir)}
     suffix = " (mini data)" if "mini" in datasets else ""
@@ -239,7 +280,9 @@ def run(args):
     plot_size(records, Path(args.sweep_dir) / f"{args.task}_size.png", f"{args.task}: accuracy vs int8 size{suffix}")
     for r in records:
         print(f"{r['cut']:>8}  params {r.get('params', 0):>8,}  acc frozen {r.get('acc_frozen', float('nan')):.4f}"
-              f"  unfrozen {r.get('acc_unfrozen', float('nan')):.4f}  int8 {r.get('acc_int8', float('nan')):.4f}")
+              f"  unfrozen {r.get('acc_unfrozen', float('nan')):.4f}  int8 {r.get('acc_int8', float('nan')):.4f}"
+              + (f"  TFLM arena {r['tflm_arena_bytes']:,} B" if "tflm_arena_bytes" in r else "")
+              + (f" (base {r['base_tflm_arena_bytes']:,} B)" if "base_tflm_arena_bytes" in r else ""))
     return records
 
 

@@ -3,7 +3,8 @@
 # Env: DATA_DIR (Speech Commands root, as mlperf_tiny KWS --data_dir), OUT_DIR, BASE_MODEL (trained DS-CNN .h5),
 # AUX_ARCH (dscnn32_16), CUTS (conv1 block1..block4), TAILS ("True False"), SEEDS (0), EPOCHS (30),
 # QUANTIZE (1), EXTRA (KWS data/feature flags for every step, e.g. "--mini" or "--feature_type lfbe"),
-# PRUNE_EXTRA (flags of prune_kws_aux only, e.g. "--aux_bn_momentum 0.9"), TASK (kws), PY.
+# PRUNE_EXTRA (flags of prune_kws_aux only, e.g. "--aux_bn_momentum 0.9"), TASK (kws), PY, BASE_TFLITE
+# (the base's int8 .tflite: its TFLite Micro arena and flash go beside each cut's in sweep.csv).
 set -euo pipefail
 PY=${PY:-python}
 DATA_DIR=${DATA_DIR:?set DATA_DIR to the Speech Commands data dir}
@@ -42,4 +43,5 @@ for seed in $SEEDS; do
     done
   done
 done
-$PY -m depth_pruning.sweep --sweep_dir "$OUT_DIR" --task "$TASK" ${BASE_METRICS:+--base_metrics "$BASE_METRICS"}
+$PY -m depth_pruning.sweep --sweep_dir "$OUT_DIR" --task "$TASK" ${BASE_METRICS:+--base_metrics "$BASE_METRICS"} \
+  ${BASE_TFLITE:+--base_tflite "$BASE_TFLITE"}

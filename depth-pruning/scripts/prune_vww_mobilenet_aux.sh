@@ -2,7 +2,8 @@
 # Sweep the VWW cut points with an aux head: prune -> int8 quantize -> evaluate per cut, then sweep.csv + plots.
 # Env: DATA_DIR (vw_coco2014_96), OUT_DIR, BASE_MODEL (trained MobileNetV1-0.25 .h5), AUX_ARCH (dscnn32_16),
 # CUTS (all 14), TAILS ("True False": frozen and unfrozen tail), SEEDS (0), EPOCHS_PER_STAGE ("20 10 20"),
-# SCRIPT (prune_vww_aux | prune_vww_aux_gray), COLOR_MODE (rgb), EXTRA (more prune flags), PY (python).
+# SCRIPT (prune_vww_aux | prune_vww_aux_gray), COLOR_MODE (rgb), EXTRA (more prune flags), PY (python),
+# BASE_TFLITE (the base's int8 .tflite: its TFLite Micro arena and flash go beside each cut's in sweep.csv).
 # A cut whose result.json (and int8 metrics) exist is skipped, so an interrupted sweep resumes.
 set -euo pipefail
 PY=${PY:-python}
@@ -41,4 +42,5 @@ for seed in $SEEDS; do
     done
   done
 done
-$PY -m depth_pruning.sweep --sweep_dir "$OUT_DIR" --task "$TASK" ${BASE_METRICS:+--base_metrics "$BASE_METRICS"}
+$PY -m depth_pruning.sweep --sweep_dir "$OUT_DIR" --task "$TASK" ${BASE_METRICS:+--base_metrics "$BASE_METRICS"} \
+  ${BASE_TFLITE:+--base_tflite "$BASE_TFLITE"}

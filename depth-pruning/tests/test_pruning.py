@@ -1,6 +1,7 @@
 """Cut logic, flags, and an end-to-end prune -> int8 -> evaluate -> sweep run on the mini VWW data."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,10 @@ from depth_pruning import common, sweep
 from depth_pruning.aux_models import AUX_ARCHS, check_aux_arch
 from depth_pruning.base_models import build_base_model
 from depth_pruning.pruning import build_pruned_model, cut_points, resolve_cut, tail_layer_names
+from mlperf_tiny import tflm
+
+KIT_VWW_INT8 = (Path(__file__).resolve().parents[2].parent / "shared" / "fidelity" / "models" / "mlperf" / "visual_wake_words"
+                / "vww_96_int8.tflite")
 
 
 @pytest.mark.parametrize("variant,cut,last_layer_index", [("vww", "block5", 3 + 6 * 5), ("kws", "block2", 3 + 6 * 2)])
@@ -99,11 +104,21 @@ def test_int8_model_io_and_agreement(frozen_run, small_vww):
     assert result["int8_input_dtype"] == "int8" and result["int8_output_dtype"] == "int8"
     assert result["int8_bytes"] == (run / "b1_int8.tflite").stat().st_size
     assert result["int8_float_agreement"] >= 0.95
-    records = sweep.main.__wrapped__(["--sweep_dir", str(frozen_run / "sweep"), "--task", "vww", "--base_accuracy", "0.5"])
+    # The TFLite Micro column: the kit's reference int8 VWW model as the unpruned base (else the run's own file)
+    base_tflite = KIT_VWW_INT8 if KIT_VWW_INT8.is_file() else run / "b1_int8.tflite"
+    records = sweep.main.__wrapped__(["--sweep_dir", str(frozen_run / "sweep"), "--task", "vww", "--base_accuracy", "0.5",
+                                      "--base_tflite", str(base_tflite)])
     assert records[0]["cut"] == "block1" and records[0]["acc_int8"] == result["acc_int8"]
-    header = (frozen_run / "sweep" / "sweep.csv").read_text().splitlines()[0].split(",")
+    header, row = [line.split(",") for line in (frozen_run / "sweep" / "sweep.csv").read_text().splitlines()]
     assert header[:8] == ["cut", "params", "macs", "flops", "int8_bytes", "acc_frozen", "acc_unfrozen", "acc_int8"]
     assert (frozen_run / "sweep" / "vww.png").stat().st_size > 10_000
+    # the sweep's figures are TFLite Micro's own, measured on the same files
+    pruned, base = tflm.measure(run / "b1_int8.tflite"), tflm.measure(base_tflite)
+    expected = {"tflm_arena_bytes": pruned["arena_bytes"], "tflm_flash_bytes": pruned["flatbuffer_bytes"],
+                "base_tflm_arena_bytes": base["arena_bytes"], "base_tflm_flash_bytes": base["flatbuffer_bytes"]}
+    assert {k: records[0][k] for k in expected} == expected
+    assert {k: int(row[header.index(k)]) for k in expected} == expected
+    assert pruned["flatbuffer_bytes"] == result["int8_bytes"]
 
 
 def test_missing_base_model_is_a_clear_error(small_vww, tmp_path, capsys):
