@@ -825,7 +825,8 @@ def evaluate_and_deploy(r, model, reds_model, solution, subnet_widths, final, sh
         log(f"{label}: widths {list(widths)}, {true_macs} MACs ({row['mac_percentage']:.1f}%), {params[s]} params, "
             f"{r.report_split} accuracy {final[s][0]:.4f}" + (f", int8 TFLite {row['tflite_bytes']} B acc "
                                                                f"{row['tflite_accuracy']:.4f}" if contents else "")
-            + (f", TFLite Micro arena {row['tflm_arena_bytes']} B" if row.get("tflm_arena_bytes") else ""))
+            + (f", TFLite Micro arena {row['tflm_arena_bytes']} B" if "tflm_arena_bytes" in row else "")
+            + (f", TFLite Micro refuses it: {row['tflm_error']}" if "tflm_error" in row else ""))
     switch = nested_switch_us(reds_model, r.data["test"][0])
     if contents:
         switch["tflite_interpreter_switch_ms"] = tflite_switch_ms(contents)
