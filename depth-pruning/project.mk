@@ -9,11 +9,23 @@ ifeq ($(MINI),1)
 DP_VWW_DATA := $(MINI_DATA)/vw_coco2014_96
 DP_KWS_DATA := $(MINI_DATA)
 DP_DATA_STAMP := $(MINI_DATA)/.complete
+DP_TAILS ?= True
+ifeq ($(MINI_PROFILE),quick)
+# make demo (<= 2 min for both sweeps on 2 cores, from the mlperf-tiny bases): the paper's headline cut per task,
+# the aux head alone (no depth-dense baseline), one short stage. VWW batch 8: 113 steps in the epoch, enough for
+# the head's BN statistics (batch 32: 28 steps, constant output).
+DP_VWW_CUTS ?= block5
+DP_KWS_CUTS ?= block2
+DP_DENSE ?= 0
+DP_VWW_EPOCHS ?= 1
+DP_VWW_EXTRA ?= --learning_rates 1e-3 --batch_size 8
+DP_KWS_EPOCHS ?= 2
+else
 DP_VWW_CUTS ?= conv1 block5
 DP_KWS_CUTS ?= conv1 block2
-DP_TAILS ?= True
 DP_VWW_EPOCHS ?= 2 1 1
 DP_KWS_EPOCHS ?= 8
+endif
 DP_KWS_BASE_EPOCHS ?= 12
 DP_EXTRA ?= --aux_bn_momentum 0.9
 DP_KWS_EXTRA ?= --mini
@@ -39,6 +51,9 @@ DP_KWS_PRUNE_EXTRA ?=
 endif
 DP_SEEDS ?= $(SEED)
 DP_ENV = PY=$(PY) SEEDS="$(DP_SEEDS)" TAILS="$(DP_TAILS)"
+# DP_DENSE=0: the sweeps leave out the depth-dense baseline head
+DP_DENSE ?= 1
+DP_VWW_EXTRA ?=
 
 .PHONY: depth-pruning-vww depth-pruning-vww-gray depth-pruning-kws depth-pruning-kws-hw depth-pruning-count depth-pruning-report \
 	depth-pruning-report-kws depth-pruning-report-vww depth-pruning-vww-mag depth-pruning-kws-mag
@@ -58,9 +73,11 @@ DP_KWS_MEL_BINS ?= 40
 ifeq ($(DP_KWS_MEL_BINS),40)
 DP_KWS_BASE := $(RUN_ROOT)/mlperf/kws/kws_ref_model.h5
 DP_KWS_BASE_METRICS := $(RUN_ROOT)/mlperf/kws/metrics.json
+DP_KWS_BASE_TFLITE := $(RUN_ROOT)/mlperf/kws/kws_ref_model.tflite
 else
 DP_KWS_BASE := $(DP_RUN)/base/kws_mel$(DP_KWS_MEL_BINS)/kws_ref_model.h5
 DP_KWS_BASE_METRICS := $(DP_RUN)/base/kws_mel$(DP_KWS_MEL_BINS)/metrics.json
+DP_KWS_BASE_TFLITE :=
 $(DP_KWS_BASE): | $(DP_DATA_STAMP)
 	$(PY) -m mlperf_tiny.keyword_spotting.train --data_dir $(DP_KWS_DATA) --saved_model_path $@ \
 	  --tfl_file_name $(@D)/kws_ref_model.tflite --epochs $(DP_KWS_BASE_EPOCHS) --seed $(SEED) \
@@ -69,11 +86,15 @@ endif
 DP_KWS_EXTRA += --num_mel_bins $(DP_KWS_MEL_BINS)
 DP_KWS_SWEEP := $(DP_RUN)/kws$(if $(filter-out 40,$(DP_KWS_MEL_BINS)),_mel$(DP_KWS_MEL_BINS))
 
-$(DP_RUN)/vww/sweep.json: $(DP_VWW_BASE)
+# The sweep's TFLite Micro column: each cut's int8 model beside the base's (mlperf-tiny's int8 file).
+DP_VWW_BASE_TFLITE := $(RUN_ROOT)/mlperf/vww/vww_96_int8.tflite
+$(DP_RUN)/vww/sweep.json: $(DP_VWW_BASE) $(DP_VWW_BASE_TFLITE)
 	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) CUTS="$(DP_VWW_CUTS)" \
-	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
-	$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) CUTS="$(DP_VWW_CUTS)" \
-	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
+	  BASE_TFLITE=$(DP_VWW_BASE_TFLITE) EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA) $(DP_VWW_EXTRA)" \
+	  $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
+	$(if $(filter 1,$(DP_DENSE)),$(DP_ENV) DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_VWW_BASE_METRICS) \
+	  CUTS="$(DP_VWW_CUTS)" BASE_TFLITE=$(DP_VWW_BASE_TFLITE) EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" \
+	  EXTRA="$(DP_EXTRA) $(DP_VWW_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh)
 
 depth-pruning-vww: $(DP_RUN)/vww/sweep.json ## Depth pruning VWW: sweep cuts of MobileNetV1-0.25 (aux + dense heads), int8, plots
 	@echo "depth-pruning-vww: $(DP_RUN)/vww/{sweep.csv,vww.png,vww_size.png}"
@@ -110,11 +131,13 @@ depth-pruning-vww-gray: $(DP_VWW_GRAY_DEPS) ## Depth pruning VWW grayscale (Pico
 	  CUTS="$(DP_VWW_CUTS)" EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux_gray.sh
 	@echo "depth-pruning-vww-gray: $(DP_RUN)/vww_gray/{sweep.csv,vww_gray.png}"
 
-$(DP_KWS_SWEEP)/sweep.json: $(DP_KWS_BASE)
+$(DP_KWS_SWEEP)/sweep.json: $(DP_KWS_BASE) $(DP_KWS_BASE_TFLITE)
 	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
-	$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) CUTS="$(DP_KWS_CUTS)" \
-	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
+	  BASE_TFLITE=$(DP_KWS_BASE_TFLITE) EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" \
+	  PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
+	$(if $(filter 1,$(DP_DENSE)),$(DP_ENV) DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< BASE_METRICS=$(DP_KWS_BASE_METRICS) \
+	  CUTS="$(DP_KWS_CUTS)" BASE_TFLITE=$(DP_KWS_BASE_TFLITE) EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" \
+	  PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh)
 
 depth-pruning-kws: $(DP_KWS_SWEEP)/sweep.json ## Depth pruning KWS: sweep cuts of DS-CNN (aux + dense heads), int8, plots
 	@echo "depth-pruning-kws: $(DP_KWS_SWEEP)/{sweep.csv,kws.png,kws_size.png}"
