@@ -122,8 +122,10 @@ def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_
         assert (row["tflm_arena_bytes"], row["tflm_activation_bytes"], row["tflm_persistent_bytes"]) == (
             measured["arena_bytes"], measured["activation_bytes"], measured["persistent_bytes"])
         assert row["tflm_flash_bytes"] == measured["flatbuffer_bytes"] == row["tflite_bytes"]
-    # every layer but the last pointwise one is narrower in the 50 % subnetwork: so is its activation peak
-    assert 0 < half["tflm_activation_bytes"] < full["tflm_activation_bytes"]
+    # the activation peak sits at the last pointwise layer, which keeps its 64 filters (--last_pointwise_filters):
+    # the same planned activations (25,088 B measured), less flash
+    assert 0 < half["tflm_activation_bytes"] <= full["tflm_activation_bytes"]
+    assert half["tflm_flash_bytes"] < full["tflm_flash_bytes"]
     # python -m reds.evaluate on the run folder: every nested subnetwork, with the run's own BN statistics
     result_file = tmp_path / "evaluate.json"
     assert evaluate.main(["--dataset", "fashion_mnist", "--pretrained_weights", str(out), "--data_dir",
