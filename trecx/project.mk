@@ -14,10 +14,9 @@ TRECX_IC_RUNS := $(RUN_ROOT)/trecx/ic
 # MINI=1: the mini CIFAR-10 is 5,000 digit images; with the paper's schedule (lr 1e-3 * 0.99^epoch, hflip) ResNet-8
 # needs ~35 epochs (mlperf-ic MINI) to pass 80%. Here: no hflip (flipped digits are other shapes), lr 3e-3 * 0.8^epoch,
 # 8 epochs (~84% float, about 2-3.5 min per model on 2 shared cores). Full: the paper's 500 epochs.
-# quick: 3 epochs on the first 2,000 images.
+# quick: 3 epochs on the 5,000 images (3 epochs on 2,000 images stayed at chance, 12.5%).
 TRECX_IC_EPOCHS := $(if $(TRECX_QUICK),3,$(if $(filter 1,$(MINI)),8,500))
-TRECX_IC_EXTRA := $(if $(filter 1,$(MINI)),--learning_rate 3e-3 --lr_decay 0.8 --no-horizontal_flip,) \
-	$(if $(TRECX_QUICK),--num_train_samples 2000,)
+TRECX_IC_EXTRA := $(if $(filter 1,$(MINI)),--learning_rate 3e-3 --lr_decay 0.8 --no-horizontal_flip,)
 TRECX_IC_TRAIN = $(PY) -m trecx.image_classification.train_resnet --data_dir $(TRECX_IC_DATA) --out_dir $(TRECX_IC_RUNS) \
 	--epochs $(TRECX_IC_EPOCHS) --seed $(SEED) --verbose 0 $(TRECX_IC_EXTRA)
 

@@ -72,6 +72,9 @@ def test_tflite_micro_arenas_of_the_written_parts(ic_run):
             assert figures[key][field] == measured[key][field], (key, field)
         assert figures[key]["flatbuffer_bytes"] == path.stat().st_size
         assert 0 < figures[key]["activation_bytes"] < figures[key]["arena_bytes"]
+        # int8 through and through, as a microcontroller runs it: no float I/O buffers
+        assert {t["dtype"] for t in measured[key]["inputs"] + measured[key]["outputs"]} == {"INT8"}, key
+        assert "DEQUANTIZE" not in measured[key]["operators"], key
     assert figures["split_arena_bytes"] == max(figures["part1"]["arena_bytes"], figures["part2"]["arena_bytes"])
     image = [1, 32, 32, 3]
     assert measured["part1"]["inputs"][0]["shape"] == image == measured["ee_only"]["inputs"][0]["shape"]

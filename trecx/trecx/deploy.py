@@ -1,7 +1,10 @@
 """Two-part int8 TFLite deployment of a T-RECX model and a runner applying the exit rule between the parts.
 
 Part 1: input -> (EE softmax, backbone features at the exit); part 2: features -> final softmax. A device runs
-part 1, stops when the EE confidence passes rho, else feeds the features to part 2. The runner reports measured
+part 1, stops when the EE confidence passes rho, else feeds the features to part 2. Every file is int8 through and
+through, inputs and outputs included, as a microcontroller runs it (float I/O would add float copies of the input
+and of the features to the arena); the runner quantizes inputs with each file's scale and zero point and
+dequantizes outputs. The runner reports measured
 accuracy and average MACs (per sample: C(part 1), plus C(part 2) when it ran).
 
 TFLite Micro (``mlperf_tiny.tflm``) measures what each int8 file needs on the microcontroller: the smallest tensor
@@ -12,6 +15,7 @@ backbone features need not be kept for part 2) and of the base model without ear
 from pathlib import Path
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
+import numpy as np
 
 DEPLOY_RHOS = (0.5, 0.7, 0.8, 0.9, 0.95)  # thresholds reported for the deployed pair
 
@@ -25,16 +29,16 @@ def export_parts(model, calibration, out_dir, name):
     features = part1.predict(calibration, verbose=0)[1]
     paths = []
     for suffix, part, samples in (("part1", part1, calibration), ("part2", part2, features)):
-        flatbuffer = convert_to_tflite(part, representative_samples=list(samples), int8=True, int8_io=False)
+        flatbuffer = convert_to_tflite(part, representative_samples=list(samples), int8=True, int8_io=True)
         paths.append(save_tflite(flatbuffer, Path(out_dir) / f"{name}_{suffix}_int8.tflite"))
     return part1, part2, paths
 
 
 def export_int8(model, calibration, path):
-    """One int8 file (float input and output, as the parts) of ``model``, e.g. the EE path alone or the base model."""
+    """One int8 file (int8 input and output, as the parts) of ``model``, e.g. the EE path alone or the base model."""
     from mlperf_tiny.tflite_utils import convert_to_tflite, save_tflite
 
-    return save_tflite(convert_to_tflite(model, representative_samples=list(calibration), int8=True, int8_io=False),
+    return save_tflite(convert_to_tflite(model, representative_samples=list(calibration), int8=True, int8_io=True),
                        Path(path))
 
 
@@ -50,11 +54,23 @@ def tflm_figures(path):
     return {"file": Path(path).name, **{key: measured[key] for key in TFLM_KEYS}}
 
 
+def _dequantize(details, values):
+    if not np.issubdtype(details["dtype"], np.integer):
+        return values
+    scale, zero_point = details["quantization"]
+    return (values.astype(np.float32) - zero_point) * np.float32(scale)
+
+
 def _run(interpreter, inputs):
+    """Float inputs in (quantized with the file's input scale), float outputs out (dequantized), by output name."""
+    from mlperf_tiny.tflite_utils import quantize_input
+
     details = interpreter.get_input_details()[0]
+    if np.issubdtype(details["dtype"], np.integer):
+        inputs = quantize_input(inputs, *details["quantization"], details["dtype"])
     interpreter.set_tensor(details["index"], inputs.astype(details["dtype"]))
     interpreter.invoke()
-    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+    return {d["name"]: _dequantize(d, interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()}
 
 
 def run_pair(path1, path2, samples, truth, rho, macs1, macs2, strict=False):
