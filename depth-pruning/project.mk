@@ -148,19 +148,21 @@ DP_REPORT_SEEDS ?= 0 1 2
 DP_KWS_REPORT_CUTS ?= conv1 block2 block4
 # MINI=1: the demo's cuts, so its seed-0 runs are reused
 DP_VWW_REPORT_CUTS ?= $(if $(filter 1,$(MINI)),$(DP_VWW_CUTS),conv1 block2 block5)
-$(DP_KWS_SWEEP)/report.json: $(DP_KWS_BASE)
+$(DP_KWS_SWEEP)/report.json: $(DP_KWS_BASE) $(DP_KWS_BASE_TFLITE)
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dscnn.sh
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_KWS_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_KWS_REPORT_CUTS)" \
 	  EPOCHS=$(DP_KWS_EPOCHS) EXTRA="$(DP_KWS_EXTRA)" PRUNE_EXTRA="$(DP_EXTRA) $(DP_KWS_PRUNE_EXTRA)" $(DP_SCRIPTS)/prune_kws_aux_dense.sh
-	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task kws --base_metrics $(DP_KWS_BASE_METRICS)
+	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task kws --base_metrics $(DP_KWS_BASE_METRICS) \
+	  $(if $(DP_KWS_BASE_TFLITE),--base_tflite $(DP_KWS_BASE_TFLITE))
 
-$(DP_RUN)/vww/report.json: $(DP_VWW_BASE)
+$(DP_RUN)/vww/report.json: $(DP_VWW_BASE) $(DP_VWW_BASE_TFLITE)
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_REPORT_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_aux.sh
 	$(DP_ENV) SEEDS="$(DP_REPORT_SEEDS)" QUANTIZE=0 DATA_DIR=$(DP_VWW_DATA) OUT_DIR=$(@D) BASE_MODEL=$< CUTS="$(DP_VWW_REPORT_CUTS)" \
 	  EPOCHS_PER_STAGE="$(DP_VWW_EPOCHS)" EXTRA="$(DP_EXTRA)" $(DP_SCRIPTS)/prune_vww_mobilenet_dense.sh
-	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task vww --base_metrics $(DP_VWW_BASE_METRICS)
+	$(PY) -m depth_pruning.report --sweep_dir $(@D) --task vww --base_metrics $(DP_VWW_BASE_METRICS) \
+	  --base_tflite $(DP_VWW_BASE_TFLITE)
 
 depth-pruning-report-kws: $(DP_KWS_SWEEP)/report.json ## Depth pruning: 3-seed aux-vs-dense report on KWS (report.md)
 depth-pruning-report-vww: $(DP_RUN)/vww/report.json ## Depth pruning: 3-seed aux-vs-dense report on VWW (report.md)

@@ -85,6 +85,8 @@ def get_args_parser(add_help=True):
     parser.add_argument("--sweep_dir", required=True, help="folder of a multi-seed sweep (aux and dense runs)")
     parser.add_argument("--task", required=True, help="figure name: vww, vww_gray, kws, kws_hw")
     parser.add_argument("--base_metrics", default=None, help="mlperf_tiny metrics.json of the unpruned base")
+    parser.add_argument("--base_tflite", default=None,
+                        help="int8 .tflite of the unpruned base (the TFLite Micro columns of the sweep.csv it rewrites)")
     return parser
 
 
@@ -92,7 +94,7 @@ def run(args):
     import argparse
 
     records = sweep.run(argparse.Namespace(sweep_dir=args.sweep_dir, task=args.task, base_accuracy=None,
-                                           magnitude=False, base_metrics=args.base_metrics, base_tflite=None,
+                                           magnitude=False, base_metrics=args.base_metrics, base_tflite=args.base_tflite,
                                            no_tflm=False))
     report = build_report(records)
     datasets = {r.get("dataset") for r in sweep._results(args.sweep_dir)}
