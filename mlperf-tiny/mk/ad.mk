@@ -4,10 +4,10 @@ AD_DIR := $(RUN_ROOT)/mlperf/ad
 ifeq ($(MINI),1)
 AD_DEV := $(MINI_DATA)
 AD_DATA_STAMP := $(MINI_DATA)/.complete
-# MINI_PROFILE=quick (`make demo`): 10 epochs and int8 calibration on every 25th training vector (784 of the
+# MINI_PROFILE=quick (`make demo`): 20 epochs and int8 calibration on every 25th training vector (784 of the
 # 19,600 mini vectors; v0.5's every 5th is the default and the full profile).
 ifeq ($(MINI_PROFILE),quick)
-AD_EPOCHS ?= 10
+AD_EPOCHS ?= 20
 AD_CONVERT_ARGS ?= --calibration_stride 25
 else
 AD_EPOCHS ?= 30
