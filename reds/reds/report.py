@@ -5,7 +5,8 @@
 Reads each ``<script>/results.json`` the pipelines write last and prints one markdown row per script and
 model size: the pretrained accuracy, the accuracy of every subnetwork (largest budget first), the achieved
 MAC share of the budgeted layers, the int8 TFLite size, the smallest TFLite Micro arena of each int8 file and the
-knapsack's parameter count (its memory measure), and whether accuracy is non-decreasing with the budget. ``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
+knapsack's parameter count (its memory measure), and whether accuracy is non-decreasing with the budget.
+``--check_non_decreasing`` exits 1 when a row is not (the issue's proof on the mini data).
 """
 
 import json
