@@ -100,7 +100,7 @@ demo: env mini-data ## Run every paper's pipeline end to end on the mini dataset
 	    SHELL=$(CURDIR)/tools/demo_stage.sh $$target \
 	    || failed="$$failed $$target"; \
 	done; \
-	$(MAKE) --no-print-directory MINI_PROFILE=$(MINI_PROFILE) summary || failed="$$failed summary"; \
+	$(MAKE) --no-print-directory MINI=1 MINI_PROFILE=$(MINI_PROFILE) summary || failed="$$failed summary"; \
 	elapsed=$$(( $$(date +%s) - DEMO_START )); \
 	echo "demo finished in $$((elapsed / 60)) min $$((elapsed % 60)) s: results under $(DEMO_ROOT)"; \
 	echo "results page: $(DEMO_ROOT)/SUMMARY.md and $(DEMO_ROOT)/summary.html (open it in a browser)"; \
@@ -117,7 +117,8 @@ demo-full: ## The demo with the longer mini schedules (MINI_PROFILE=full; result
 
 summary: ## Results page of the demo: $(RUNS)/mini/SUMMARY.md and summary.html from the metrics files
 	$(PY) tools/results_page.py --runs $(DEMO_ROOT) --out $(DEMO_ROOT)/SUMMARY.md --html $(DEMO_ROOT)/summary.html \
-	  --fidelity $(RUNS)/fidelity/table.csv --tflm $(DEMO_ROOT)/tflm/table.csv
+	  --fidelity $(RUNS)/fidelity/table.csv --tflm $(DEMO_ROOT)/tflm/table.csv \
+	  $(if $(filter 1,$(MINI)),--targets "$(DEMO_TARGETS)")
 
 ##@ Tests
 .PHONY: test

@@ -94,6 +94,14 @@ def _duration(seconds):
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+def select(targets, names):
+    """The declared targets named in ``names``, in that order (the demo's); a name without a declaration is an error."""
+    by_name = {t["name"]: t for t in targets}
+    undeclared = [n for n in names if n not in by_name]
+    rc.check(not undeclared, f"no demo.toml declares {', '.join(undeclared)} (add a [[target]] to its folder's demo.toml)")
+    return [by_name[n] for n in names]
+
+
 def collect(runs, targets):
     """One row per target: paper, figures, wall time and the files to link (relative to ``runs``)."""
     runs = Path(runs)
@@ -194,6 +202,8 @@ def get_args_parser(add_help=True):
                    help="folder whose */demo.toml declare the targets (default: the repository)")
     p.add_argument("--fidelity", default=None, help="table.csv of make fidelity (included when it exists)")
     p.add_argument("--tflm", default=None, help="table.csv of make tflm (included when it exists)")
+    p.add_argument("--targets", default=None,
+                   help="only these targets, in this order (space-separated; make passes the profile's DEMO_TARGETS)")
     return p
 
 
@@ -202,6 +212,8 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     targets = load_targets(args.specs_root)
     rc.check(targets, f"no */demo.toml under {args.specs_root} declares a target")
+    if args.targets is not None:
+        targets = select(targets, args.targets.split())
     rows = collect(args.runs, targets)
     tables = {name: _read_table_csv(path) if path and Path(path).is_file() else None
               for name, path in (("fidelity", args.fidelity), ("tflm", args.tflm))}

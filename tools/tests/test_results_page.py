@@ -150,3 +150,18 @@ def test_stage_timer_logs_python_stages(tmp_path):
     assert quiet.stdout == "hi\n" and quiet.stderr == ""
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["stage"], r["status"]) for r in rows] == [("json.tool", 0), ("tools/prune.sh", 3)]
+
+
+def test_targets_option_keeps_the_demo_order_and_refuses_undeclared_names(two_runs, capsys):
+    specs, runs = two_runs
+    out = runs / "SUMMARY.md"
+    assert results_page.main(["--runs", str(runs), "--out", str(out), "--html", str(runs / "summary.html"),
+                              "--specs_root", str(specs), "--targets", "reds-kws mlperf-kws"]) == 0
+    page = out.read_text()
+    assert "trecx-ic-test" not in page
+    assert page.index("reds-kws") < page.index("mlperf-kws")
+    before = out.read_text()
+    assert results_page.main(["--runs", str(runs), "--out", str(out), "--html", str(runs / "summary.html"),
+                              "--specs_root", str(specs), "--targets", "mlperf-kws no-such-target"]) == 2
+    assert "no-such-target" in capsys.readouterr().err
+    assert out.read_text() == before
