@@ -228,3 +228,39 @@ def run_dynamic_exit(part1, part2, samples, rho, strict=False):
         predictions.append(int(np.argmax(probs)))
         exited.append(leave)
     return np.array(predictions), np.array(exited), total
+
+
+# ------------------------------------------------------------------------------------- start from the base
+HEAD_LAYERS = ("pointwise_conv_ee_1", "slice_ee_1", EE_DEPTHWISE, EV_DEPTHWISE, EE_OUTPUT, FINAL_OUTPUT)
+
+
+def _weighted(model):
+    return [layer for layer in model.layers if layer.weights]
+
+
+def init_from_base(model, base, hint=""):
+    """Copy a trained base model (no early exit) into a freshly built T-RECX model of the same task; returns it.
+
+    The backbone layers (every weighted layer but the EE/EV heads and the final classifier) take the base's weights
+    in order, matched by structure (the base's layers are unnamed). The final classifier (pooled features first,
+    EV features second in its input) starts as the base's classifier with zero weights on the EV inputs, so before
+    training the final exit computes exactly the base's output; the EE head keeps Keras' initializers. Raises
+    ValueError (message ending with ``hint``) when the base does not fit. (Moved here from compare-kws' adapter.)
+    """
+    import numpy as np
+
+    backbone = [layer for layer in _weighted(model) if layer.name not in HEAD_LAYERS]
+    *source, base_classifier = _weighted(base)
+    shapes = [[tuple(w.shape) for w in layer.weights] for layer in source]
+    if shapes != [[tuple(w.shape) for w in layer.weights] for layer in backbone]:
+        raise ValueError(f"{base.name}: its layers do not match the backbone of {model.name}{hint}")
+    for target, layer in zip(backbone, source):
+        target.set_weights(layer.get_weights())
+    final = model.get_layer(FINAL_OUTPUT)
+    kernel, bias = base_classifier.get_weights()
+    widened = np.zeros(final.kernel.shape, np.float32)
+    if kernel.shape[0] > widened.shape[0] or kernel.shape[1] != widened.shape[1]:
+        raise ValueError(f"{base.name}: classifier {kernel.shape} does not fit {tuple(final.kernel.shape)}{hint}")
+    widened[: kernel.shape[0]] = kernel
+    final.set_weights([widened, bias])
+    return model

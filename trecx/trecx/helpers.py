@@ -170,8 +170,44 @@ def add_trecx_training_flags(parser, w_aux):
     parser.add_argument("--sdn_frozen_tau", action="store_true",
                         help="reproduce the original code's SDN bug: exit loss weights frozen at 0.01")
     parser.add_argument("--exact_resume", action="store_true", help=EXACT_RESUME_HELP)
+    add_init_from_base_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
+
+
+def add_init_from_base_flag(parser):
+    parser.add_argument("--init_from_base", type=rc.existing_file("base model"), default=None,
+                        metavar="BASE_H5",
+                        help="not in the paper (the quick demo's shortcut): start the backbone and the final "
+                             "classifier from this trained base model of the task (a Keras .h5 without early exit, "
+                             "e.g. mlperf-tiny's), the EE head from scratch; an _ev/_noev architecture only")
+    return parser
+
+
+INIT_HINT = "; --init_from_base needs the trained base model of the same task (mlperf-tiny's .h5)"
+
+
+def check_init_from_base(args):
+    """Before the claim: --init_from_base only for the T-RECX architectures it can fill."""
+    rc.check(args.init_from_base is None or args.model_architecture.endswith(("_ev", "_noev")),
+             f"--init_from_base fills a T-RECX model (*_ev, *_noev), not {args.model_architecture}")
+
+
+def init_from_base(args, model):
+    """``--init_from_base``: copy the base into ``model`` (:func:`early_exit.init_from_base`); no-op without it."""
+    if args.init_from_base is None:
+        return model
+    from mlperf_tiny import model_io
+
+    loaded = model_io.load_model(args.init_from_base, BASELINE_HINT)
+    if loaded.keras_model is None:
+        raise rc.bad_file(args.init_from_base, f"a {loaded.kind} file, not a Keras model (.h5)", BASELINE_HINT)
+    try:
+        ee.init_from_base(model, loaded.keras_model, INIT_HINT)
+    except ValueError as err:
+        raise rc.bad_file(args.init_from_base, str(err), BASELINE_HINT) from None
+    print(f"backbone and final classifier initialised from {args.init_from_base}")
+    return model
 
 
 def check_ev_flag(args):

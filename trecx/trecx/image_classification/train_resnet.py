@@ -58,6 +58,7 @@ def train(args):
     from mlperf_tiny.image_classification import train as ic
 
     helpers.check_ev_flag(args)
+    helpers.check_init_from_base(args)
     rc.check(args.num_train_samples != 0, "--num_train_samples 0 would train on nothing (-1: all)")
     out_dir = Path(args.out_dir) / args.model_save_name
     x_train, _, y_train, _, _, _, label_names = ic.load_cifar_10_data(args.data_dir)
@@ -76,6 +77,7 @@ def train(args):
 
     with run_utils.distribute_strategy(args.distribute).scope():
         model = get_model(args.model_architecture, input_shape=x_train.shape[1:], num_classes=len(label_names))
+        helpers.init_from_base(args, model)
         loss_weights = helpers.compile_model(model, args.model_architecture, args.W_aux, args.learning_rate)
     initial_epoch = run_utils.resume_initial_epoch(out_dir, model)
     if initial_epoch:

@@ -54,6 +54,7 @@ def train(Flags):  # noqa: N803 (v0.5 name)
     from mlperf_tiny.keyword_spotting import get_dataset as kws_data
 
     helpers.check_ev_flag(Flags)
+    helpers.check_init_from_base(Flags)
     out_dir = Path(Flags.out_dir) / Flags.model_save_name
     kws_data.resolve_data_source(Flags.data_dir, Flags.data_source)  # a bad data folder: reported before the claim
     dataset = "mini" if kws_data.is_mini(Flags) else "speech_commands_v0.02"
@@ -72,6 +73,7 @@ def train(Flags):  # noqa: N803 (v0.5 name)
     with run_utils.distribute_strategy(Flags.strategy).scope():
         model = get_model(Flags.model_architecture, input_shape=(49, Flags.dct_coefficient_count, 1),
                           num_classes=len(kws_data.LABELS))
+        helpers.init_from_base(Flags, model)
         loss_weights = helpers.compile_model(model, Flags.model_architecture, Flags.W_aux, Flags.learning_rate,
                                              eefmaps_faithful=not Flags.eefmaps_w_aux)
     initial_epoch = run_utils.resume_initial_epoch(out_dir, model)

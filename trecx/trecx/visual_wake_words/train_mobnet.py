@@ -57,6 +57,7 @@ def get_args_parser(add_help=True):
     parser.add_argument("--seed", type=rc.nonnegative_int, default=0)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
     parser.add_argument("--exact_resume", action="store_true", help=helpers.EXACT_RESUME_HELP)
+    helpers.add_init_from_base_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help=rc.OVERWRITE_HELP)
     return parser
 
@@ -69,6 +70,7 @@ def train(args):
     rc.check(len(args.epochs_per_stage) == len(args.learning_rates),
              f"--epochs_per_stage has {len(args.epochs_per_stage)} stages but --learning_rates "
              f"{len(args.learning_rates)}: give one learning rate per stage")
+    helpers.check_init_from_base(args)
     out_dir = Path(args.out_dir) / args.model_save_name
     try:
         counts = vww.check_vww_dir(args.data_dir, verify_images=False)
@@ -84,6 +86,7 @@ def train(args):
     w_aux = 0.0 if args.loss_mode == NO_EE_LOSS else args.W_aux
     model = get_model(args.model_architecture, input_shape=(vww.IMAGE_SIZE, vww.IMAGE_SIZE, 3),
                       num_classes=len(vww.CLASS_NAMES))
+    helpers.init_from_base(args, model)
     total_epochs = int(sum(args.epochs_per_stage))
     args.isEV = args.model_architecture.endswith("_ev")  # the original always transfers for mobnet_ev
     epochs_done = None
