@@ -202,3 +202,23 @@ def test_variable_loss_weight_reaches_the_traced_loss():
     loss_one = model.evaluate(x, labels, verbose=0)[0]
     ce = tf.keras.losses.SparseCategoricalCrossentropy()
     assert loss_one - loss_zero == pytest.approx(float(ce(y, model(x)[0])), rel=1e-4)
+
+
+@pytest.mark.parametrize("name, base_name", [("ds_cnn_ev", "ds_cnn"), ("resnet_ev", "resnet_v1_eembc"),
+                                             ("mobnet_ev", "mobilenet_v1"), ("ds_cnn_noev", "ds_cnn")])
+def test_init_from_base_final_exit_is_the_base(name, base_name):
+    """--init_from_base (the quick demo's start): before training the final exit computes the base's output."""
+    shape, classes = {"ds": ((49, 10, 1), 12), "re": ((32, 32, 3), 10), "mo": ((96, 96, 3), 2)}[name[:2]]
+    base = get_model(base_name, input_shape=shape, num_classes=classes)
+    rng = np.random.default_rng(0)
+    for layer in base.layers:  # non-default BN statistics and biases, so a missed layer shows
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.set_weights([w + rng.uniform(0.1, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    model = ee.init_from_base(get_model(name, input_shape=shape, num_classes=classes), base)
+    x = rng.normal(size=(4, *shape)).astype(np.float32)
+    final = model(x, training=False)
+    final = final[model.output_names.index(ee.FINAL_OUTPUT)] if isinstance(final, list) else final
+    np.testing.assert_allclose(final.numpy(), base(x, training=False).numpy(), atol=2e-5)
+    if name == "ds_cnn_ev":
+        with pytest.raises(ValueError, match="do not match the backbone"):
+            ee.init_from_base(get_model("resnet_ev", input_shape=(32, 32, 3), num_classes=10), base)
