@@ -61,3 +61,15 @@ def mini_data_dir():
 
         generate_all(root)
     return root
+
+
+@pytest.fixture
+def fidelity_record(request):
+    """``record(artifact, **fields)``: one row of ``make fidelity``'s table (``mlperf_tiny.fidelity.record_row``),
+    filed under the subproject whose test calls it."""
+    subproject = Path(request.node.path).resolve().relative_to(REPO_ROOT).parts[0]
+    try:
+        from mlperf_tiny import fidelity
+    except ImportError:  # the table's writer is not installed: nothing to report
+        return lambda artifact, **fields: None
+    return lambda artifact, **fields: fidelity.record_row(subproject, artifact, **fields)

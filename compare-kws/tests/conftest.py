@@ -1,19 +1,6 @@
 import pytest
 
 
-def pytest_configure(config):
-    # Registered here too, so the fidelity tests also run where the root configuration does not declare it.
-    config.addinivalue_line("markers", "fidelity: checks against the real artifacts of ../shared/fidelity")
-
-
-@pytest.fixture
-def fidelity_record():
-    """``record(artifact, **fields)``: one row of ``make fidelity``'s table (``mlperf_tiny.fidelity.record_row``)."""
-    from mlperf_tiny import fidelity
-
-    return lambda artifact, **fields: fidelity.record_row("compare-kws", artifact, **fields)
-
-
 @pytest.fixture(scope="session")
 def kit():
     """The fidelity kit folder (skips the test when it is absent)."""
