@@ -16,16 +16,25 @@ KWS_EE_MACS, KWS_FINAL_MACS = 1_501_536, 2_706_688
 VWW_EE_MACS, VWW_FINAL_MACS = 3_309_696, 8_710_208
 
 
+def untrained_base(name, shape, classes, path):
+    """A base model file as mlperf-tiny writes one (whole Keras .h5), untrained: the baseline and the
+    --init_from_base source of the tiny runs without a second training."""
+    from mlperf_tiny.registry import get_model
+
+    get_model(name, input_shape=shape, num_classes=classes).save(str(path))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def kws_run(tmp_path_factory, mini_data_dir):
     out = tmp_path_factory.mktemp("kws")
+    base = untrained_base("ds_cnn", (49, 10, 1), 12, out / "kws_ref_model.h5")
     common = ["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--epochs", "1", "--batch_size", "16",
               "--num_train_samples", "32", "--num_val_samples", "16", "--mini", "--verbose", "0"]
     assert train_dscnn.main(["--model_architecture=ds_cnn_ev", "--isTrecx", "--isEV", "True",
-                             "--model_save_name=model_with_ev_assist", *common]) == 0
-    assert train_dscnn.main(["--model_architecture", "ds_cnn", "--model_save_name", "kws_ref_model", *common]) == 0
+                             "--model_save_name=model_with_ev_assist", "--init_from_base", base, *common]) == 0
     assert test_dscnn.main(["--data_dir", str(mini_data_dir), "--out_dir", str(out), "--num_test_samples", "24",
-                            "--mini", "--tflite"]) == 0
+                            "--mini", "--tflite", "--baseline_model", base]) == 0
     return out
 
 
@@ -33,6 +42,7 @@ def test_kws_train_and_test_cli(kws_run):
     run = kws_run / "model_with_ev_assist"
     args = json.loads((run / "args.json").read_text())
     assert args["W_aux"] == 0.3 and args["isEV"] is True and args["epochs"] == 1 and args["dataset"] == "mini"
+    assert args["init_from_base"].endswith("kws_ref_model.h5")
     assert len((run / "history.csv").read_text().strip().splitlines()) == 2  # header + 1 epoch
     ee_trace, ef_trace = curves.load_trace_pair(kws_run / "trace_data", "model_with_ev_assist")
     assert len(ee_trace["truth"]) == len(ef_trace["truth"]) == 24
@@ -60,12 +70,12 @@ def vww_run(tmp_path_factory, mini_data_dir):
         for path in sorted((mini_data_dir / "vw_coco2014_96" / name).iterdir())[:10]:
             shutil.copy(path, data / name / path.name)
     out = tmp_path_factory.mktemp("vww")
+    base = untrained_base("mobilenet_v1", (96, 96, 3), 2, out / "vww_96.h5")
     common = ["--data_dir", str(data), "--out_dir", str(out), "--epochs_per_stage", "1", "1",
               "--learning_rates", "1e-3", "5e-4", "--validation_split", "0.2", "--verbose", "0"]
     assert train_mobnet.main(["model_with_ev_assist", "mobnet_ev", "0.4", *common]) == 0
-    assert train_mobnet.main(["vww_96", "mobilenet_v1", *common]) == 0
     assert test_mobnet.main(["--data_dir", str(data), "--out_dir", str(out), "--split", "validation",
-                             "--validation_split", "0.2"]) == 0
+                             "--validation_split", "0.2", "--baseline_model", base]) == 0
     return out
 
 
@@ -91,4 +101,6 @@ def test_vww_transfer_schedule_and_bad_input(tmp_path):
     assert train_mobnet.main(["m", "mobnet_ev", "--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2
     assert train_dscnn.main(["--data_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path)]) == 2
     assert train_dscnn.main(["--model_architecture", "ds_cnn_noev", "--isEV"]) == 2
+    assert train_dscnn.main(["--model_architecture", "ds_cnn", "--init_from_base", str(__file__)]) == 2
+    assert train_mobnet.main(["m", "mobnet_ev", "--init_from_base", str(tmp_path / "nope.h5")]) == 2
     assert list(tmp_path.iterdir()) == []
