@@ -41,6 +41,15 @@ def set_seed(seed):
     import tensorflow as tf
 
     tf.random.set_seed(seed)
+    # tf.keras.utils.set_random_seed, called earlier in the process (a test, a notebook), leaves Keras drawing every
+    # unseeded initializer's seed from its own python generator, which tf.random.set_seed does not reset: back to a
+    # fresh process's state, so a run started in-process trains as the same command run as a program.
+    try:
+        from tf_keras.src import backend as keras_backend
+    except ImportError:  # another Keras: nothing to reset
+        return
+    if getattr(keras_backend._SEED_GENERATOR, "generator", None) is not None:
+        keras_backend._SEED_GENERATOR.generator = None
 
 
 def write_json(path, obj):
