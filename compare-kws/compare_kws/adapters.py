@@ -6,7 +6,7 @@ README.md). Each is active only inside a ``with`` block around the subproject's 
   sqrt(40) log(32768 / max) per clip. Inside the block reds' MFCC function gets that division, so REDS fine-tunes
   and is evaluated on the base's features.
 - ``trecx_from_base(base)``: trecx's ``train_dscnn`` builds its model from the registry and trains it from scratch
-  (the ``--model_init_path`` flag it inherits from kws_util is not read). Inside the block the registry's
+  (its ``--init_from_base`` does what this block does, for a base file). Inside the block the registry's
   ``ds_cnn_ev`` comes with the base's backbone, and its final classifier (pooled 64 features + 32 early-view
   features) starts as the base's classifier with zero weights on the 32 early-view inputs, so before training
   its final exit computes exactly the base's output; the EE head starts from Keras' initializers, as in trecx.
@@ -16,7 +16,6 @@ import contextlib
 from unittest import mock
 
 import mlperf_tiny  # noqa: F401  (Keras 2 before TF)
-import numpy as np
 import run_contract as rc
 
 BASE_HINT = "the base must be the MLPerf Tiny KWS DS-CNN (mlperf_tiny's ds_cnn / ds_cnn_full_pool)"
@@ -43,30 +42,14 @@ def reds_mlperf_front_end():
         yield
 
 
-def _weighted(model):
-    return [layer for layer in model.layers if layer.weights]
-
-
 def init_early_exit_from_base(model, base):
-    """Copy the base DS-CNN into a freshly built ``ds_cnn_ev`` (see the module docstring); returns ``model``."""
-    from trecx import early_exit as ee
+    """Copy the base DS-CNN into a freshly built ``ds_cnn_ev`` (``trecx.early_exit.init_from_base``); returns it."""
+    from trecx import early_exit
 
-    heads = {ee.EE_DEPTHWISE, ee.EV_DEPTHWISE, ee.EE_OUTPUT, ee.FINAL_OUTPUT}
-    backbone = [layer for layer in _weighted(model) if layer.name not in heads]
-    *source, classifier = _weighted(base)
-    shapes = [[tuple(w.shape) for w in layer.weights] for layer in source]
-    if shapes != [[tuple(w.shape) for w in layer.weights] for layer in backbone]:
-        raise rc.UsageError(f"{base.name}: its layers do not match the backbone of {model.name}; {BASE_HINT}")
-    for target, layer in zip(backbone, source):
-        target.set_weights(layer.get_weights())
-    final = model.get_layer(ee.FINAL_OUTPUT)
-    kernel, bias = classifier.get_weights()
-    widened = np.zeros(final.kernel.shape, np.float32)
-    if kernel.shape[0] > widened.shape[0] or kernel.shape[1] != widened.shape[1]:
-        raise rc.UsageError(f"{base.name}: classifier {kernel.shape} does not fit {final.kernel.shape}; {BASE_HINT}")
-    widened[: kernel.shape[0]] = kernel  # the pooled features come first in the concatenation, EV second
-    final.set_weights([widened, bias])
-    return model
+    try:
+        return early_exit.init_from_base(model, base, hint=f"; {BASE_HINT}")
+    except ValueError as err:
+        raise rc.UsageError(str(err)) from None
 
 
 @contextlib.contextmanager
