@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from depth_pruning import common
 from depth_pruning.base_models import build_base_model
+from mlperf_tiny.testing import kill_mid_epoch_program, read_history
 from run_contract.testing import assert_one_line_error, run_cli, tree_hashes
 
 KIT = Path(__file__).resolve().parents[2].parent / "shared" / "fidelity"
@@ -138,10 +139,6 @@ def test_bad_inputs_one_line_and_nothing_changed(bases, small_vww, finished, min
 KILL_TOLERANCE = 1e-6
 
 
-def _history(run):
-    lines = (run / "history.csv").read_text().splitlines()
-    return lines[0].split(","), np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
-
 
 def disk_full_h5py_file(real, fail_on):
     """An ``h5py.File`` subclass whose n-th opening for writing cuts its target to a few bytes and raises ENOSPC
@@ -185,38 +182,13 @@ def test_disk_full_during_a_save_keeps_the_resume_point(bases, small_vww, finish
     assert prune_vww_aux.main(vww_args(bases / "vww.h5", small_vww, tmp_path, 2)) == 0
     assert "resuming" in capsys.readouterr().out
     assert json.loads((run / common.RESULT_FILE).read_text())["cut"] == "block1"
-    header, rows = _history(finished / "b1")  # the resumed run ends as the uninterrupted one
-    assert _history(run)[0] == header and rows.shape[0] == 2
-    np.testing.assert_allclose(_history(run)[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
+    header, rows = read_history(finished / "b1")  # the resumed run ends as the uninterrupted one
+    assert read_history(run)[0] == header and rows.shape[0] == 2
+    np.testing.assert_allclose(read_history(run)[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
 
 
-KILLER = """
-import os, signal
-import run_contract as rc
-from mlperf_tiny import run_utils
-
-callbacks = run_utils.training_callbacks
-
-
-def with_kill(*args, **kwargs):
-    import tensorflow as tf
-
-    class KillMidEpoch(tf.keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1 and batch == 1:  # in the middle of the second epoch (4 batches)
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return [*callbacks(*args, **kwargs), KillMidEpoch()]
-
-
-run_utils.training_callbacks = with_kill
-from depth_pruning.vww import prune_vww_aux
-
-rc.entry(prune_vww_aux.main)
-"""
+# killed in the middle of the second epoch (4 batches)
+KILLER = kill_mid_epoch_program("depth_pruning.vww.prune_vww_aux", epoch=1, batch=1)
 
 
 def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_metrics(bases, small_vww, finished, tmp_path, capsys):
@@ -231,9 +203,9 @@ def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_metrics(bases, small_vww,
 
     assert prune_vww_aux.main(vww_args(bases / "vww.h5", small_vww, killed, 2)) == 0
     assert "resuming" in capsys.readouterr().out
-    header, rows = _history(whole / "b1")
-    assert _history(killed / "b1")[0] == header and rows.shape[0] == 2
-    np.testing.assert_allclose(_history(killed / "b1")[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
+    header, rows = read_history(whole / "b1")
+    assert read_history(killed / "b1")[0] == header and rows.shape[0] == 2
+    np.testing.assert_allclose(read_history(killed / "b1")[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
     a = json.loads((whole / "b1" / common.RESULT_FILE).read_text())
     b = json.loads((killed / "b1" / common.RESULT_FILE).read_text())
     assert b["val_accuracy"] == pytest.approx(a["val_accuracy"], abs=KILL_TOLERANCE)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlperf_tiny.testing import kill_mid_epoch_program, read_history
 from run_contract.testing import assert_one_line_error, run_cli, tree_hashes
 from trecx.image_classification import train_resnet
 
@@ -120,11 +121,6 @@ def test_bad_inputs_one_line_and_nothing_changed(ic_data, trained, tmp_path):
 KILL_TOLERANCE = 1e-6
 
 
-def _history(run):
-    lines = (run / "history.csv").read_text().splitlines()
-    header = lines[0].split(",")
-    return header, np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
-
 
 def disk_full_h5py_file(real, fail_on):
     """An ``h5py.File`` subclass whose n-th opening for writing cuts its target to a few bytes and raises ENOSPC
@@ -167,38 +163,13 @@ def test_disk_full_during_a_save_keeps_the_resume_point(ic_data, trained, tmp_pa
     assert train_resnet.main(ic_args(ic_data, tmp_path, 2)) == 0
     assert "resuming" in capsys.readouterr().out
     assert (run / "model.weights.h5").is_file()
-    header, rows = _history(trained / "m")  # the resumed run ends as the uninterrupted one
-    assert _history(run)[0] == header and rows.shape[0] == 2
-    np.testing.assert_allclose(_history(run)[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
+    header, rows = read_history(trained / "m")  # the resumed run ends as the uninterrupted one
+    assert read_history(run)[0] == header and rows.shape[0] == 2
+    np.testing.assert_allclose(read_history(run)[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
 
 
-KILLER = """
-import os, signal, sys
-import run_contract as rc
-from mlperf_tiny import run_utils
-
-callbacks = run_utils.training_callbacks
-
-
-def with_kill(*args, **kwargs):
-    import tensorflow as tf
-
-    class KillMidEpoch(tf.keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1 and batch == 0:  # after the first of the two batches of the second epoch
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return [*callbacks(*args, **kwargs), KillMidEpoch()]
-
-
-run_utils.training_callbacks = with_kill
-from trecx.image_classification import train_resnet
-
-rc.entry(train_resnet.main)
-"""
+# killed after the first of the two batches of the second epoch
+KILLER = kill_mid_epoch_program("trecx.image_classification.train_resnet", epoch=1, batch=0)
 def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_metrics(ic_data, trained, tmp_path):
     import h5py
 
@@ -212,9 +183,9 @@ def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_metrics(ic_data, trained,
     code, out, err = run_cli(IC_TRAIN, *ic_args(ic_data, killed, 2), timeout=600)
     assert code == 0, err[-2000:]
     assert "resuming" in out
-    header, rows = _history(whole / "m")
-    assert _history(killed / "m")[0] == header and rows.shape[0] == 2
-    np.testing.assert_allclose(_history(killed / "m")[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
+    header, rows = read_history(whole / "m")
+    assert read_history(killed / "m")[0] == header and rows.shape[0] == 2
+    np.testing.assert_allclose(read_history(killed / "m")[1], rows, rtol=KILL_TOLERANCE, atol=KILL_TOLERANCE)
     with h5py.File(whole / "m" / "model.weights.h5") as a, h5py.File(killed / "m" / "model.weights.h5") as b:
         names = []
         a.visit(lambda name: names.append(name) if isinstance(a[name], h5py.Dataset) else None)
