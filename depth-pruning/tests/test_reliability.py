@@ -3,7 +3,6 @@ and leave run folders untouched (a KWS base given to the VWW script is refused f
 hanging), a save that fails half-way keeps the previous resume point, and a run killed with SIGKILL mid-epoch
 resumes to the metrics of an uninterrupted run."""
 
-import errno
 import importlib
 import json
 import os
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from depth_pruning import common
 from depth_pruning.base_models import build_base_model
-from mlperf_tiny.testing import kill_mid_epoch_program, read_history
+from mlperf_tiny.testing import disk_full_h5py_file, kill_mid_epoch_program, read_history
 from run_contract.testing import assert_one_line_error, run_cli, tree_hashes
 
 KIT = Path(__file__).resolve().parents[2].parent / "shared" / "fidelity"
@@ -137,26 +136,6 @@ def test_bad_inputs_one_line_and_nothing_changed(bases, small_vww, finished, min
 # Same seed, same batches and augmentation per epoch: the resumed run repeats the uninterrupted one's arithmetic.
 # Measured bit-exact (max difference 0) on 2 CPU cores; the tolerance allows another thread split of reductions.
 KILL_TOLERANCE = 1e-6
-
-
-
-def disk_full_h5py_file(real, fail_on):
-    """An ``h5py.File`` subclass whose n-th opening for writing cuts its target to a few bytes and raises ENOSPC
-    (a subclass, so Keras' ``isinstance(..., h5py.File)`` checks keep working); and the list of failed targets."""
-    writes, targets = [0], []
-
-    class DiskFullFile(real):
-        def __init__(self, name, mode="r", *args, **kwargs):
-            if mode != "r":
-                writes[0] += 1
-                if writes[0] == fail_on:
-                    targets.append(str(name))
-                    with open(name, "wb") as f:
-                        f.write(b"\0" * 100)
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(name))
-            super().__init__(name, mode, *args, **kwargs)
-
-    return DiskFullFile, targets
 
 
 def test_disk_full_during_a_save_keeps_the_resume_point(bases, small_vww, finished, tmp_path, monkeypatch, capsys):

@@ -2,7 +2,6 @@
 leave run folders untouched, a save that fails half-way keeps the previous resume point, and a run killed with
 SIGKILL mid-epoch resumes to the metrics of an uninterrupted run."""
 
-import errno
 import json
 import os
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mlperf_tiny.testing import kill_mid_epoch_program, read_history
+from mlperf_tiny.testing import disk_full_h5py_file, kill_mid_epoch_program, read_history
 from run_contract.testing import assert_one_line_error, run_cli, tree_hashes
 from trecx.image_classification import train_resnet
 
@@ -119,26 +118,6 @@ def test_bad_inputs_one_line_and_nothing_changed(ic_data, trained, tmp_path):
 # Same seed, same data order: the resumed run repeats the uninterrupted one's arithmetic. Measured bit-exact (max
 # difference 0) on 2 CPU cores; the tolerance allows for another thread split of TF's reductions between processes.
 KILL_TOLERANCE = 1e-6
-
-
-
-def disk_full_h5py_file(real, fail_on):
-    """An ``h5py.File`` subclass whose n-th opening for writing cuts its target to a few bytes and raises ENOSPC
-    (a subclass, so Keras' ``isinstance(..., h5py.File)`` checks keep working); and the list of failed targets."""
-    writes, targets = [0], []
-
-    class DiskFullFile(real):
-        def __init__(self, name, mode="r", *args, **kwargs):
-            if mode != "r":
-                writes[0] += 1
-                if writes[0] == fail_on:
-                    targets.append(str(name))
-                    with open(name, "wb") as f:
-                        f.write(b"\0" * 100)
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(name))
-            super().__init__(name, mode, *args, **kwargs)
-
-    return DiskFullFile, targets
 
 
 def test_disk_full_during_a_save_keeps_the_resume_point(ic_data, trained, tmp_path, monkeypatch, capsys):
