@@ -86,25 +86,37 @@ $(MINI_DATA)/.complete: | $(if $(wildcard $(MINI_DATA)/.complete),,env)
 	$(PY) -m mlperf_tiny.mini_data --out $(MINI_DATA) --seed $(SEED)
 
 ##@ Pipelines
-# `make demo` runs each target of DEMO_TARGETS in turn with MINI=1, make's shell replaced by tools/demo_stage.sh,
-# which prints one line per stage with its elapsed time and logs it to $(DEMO_TIMES); a failing target does not
-# stop the others (the demo exits 1 at the end, naming them). Then the results page gathers every target.
+# `make demo` runs each target of DEMO_TARGETS in its own sub-make with MINI=1 (its stages one after the other),
+# DEMO_JOBS targets at once: most stages keep one core busy (TF start-up, conversion, small-batch steps), so two
+# at a time fill the 2 cores. A target starts after the demo targets it reads from (DEMO_AFTER_<target>, set
+# beside it in its project.mk: T-RECX and depth pruning start from mlperf-tiny's base models). Make's shell is
+# tools/demo_stage.sh, which prints one line per stage with its elapsed time and logs it to $(DEMO_TIMES); a
+# failing target does not stop the others (the demo exits 1 at the end, naming them). Then the results page
+# gathers every target.
 DEMO_ROOT := $(MINI_RUN_ROOT)
 DEMO_TIMES := $(DEMO_ROOT)/demo_times.jsonl
+DEMO_FAILED := $(DEMO_ROOT)/.demo-failed
+DEMO_JOBS ?= 2
 .PHONY: demo demo-full summary
 demo: env mini-data ## Run every paper's pipeline end to end on the mini datasets (MINI=1), then the results page
-	@mkdir -p $(DEMO_ROOT); export DEMO_START=$$(date +%s) DEMO_TIMES=$(abspath $(DEMO_TIMES)); failed=""; \
-	for target in $(DEMO_TARGETS) $(DEMO_FINAL_TARGETS); do \
-	  echo "[demo] $$target"; \
-	  DEMO_TARGET=$$target $(MAKE) --no-print-directory MINI=1 MINI_PROFILE=$(MINI_PROFILE) \
-	    SHELL=$(CURDIR)/tools/demo_stage.sh $$target \
-	    || failed="$$failed $$target"; \
-	done; \
+	@mkdir -p $(DEMO_ROOT); rm -rf $(DEMO_FAILED); export DEMO_START=$$(date +%s) DEMO_TIMES=$(abspath $(DEMO_TIMES)); \
+	echo "[demo] $(words $(DEMO_TARGETS) $(DEMO_FINAL_TARGETS)) targets, $(DEMO_JOBS) at a time"; \
+	$(MAKE) --no-print-directory -j$(DEMO_JOBS) MINI_PROFILE=$(MINI_PROFILE) \
+	  $(addprefix demo-run/,$(DEMO_TARGETS) $(DEMO_FINAL_TARGETS)); \
+	failed="$$(ls $(DEMO_FAILED) 2>/dev/null | tr '\n' ' ')"; \
 	$(MAKE) --no-print-directory MINI=1 MINI_PROFILE=$(MINI_PROFILE) summary || failed="$$failed summary"; \
 	elapsed=$$(( $$(date +%s) - DEMO_START )); \
 	echo "demo finished in $$((elapsed / 60)) min $$((elapsed % 60)) s: results under $(DEMO_ROOT)"; \
 	echo "results page: $(DEMO_ROOT)/SUMMARY.md and $(DEMO_ROOT)/summary.html (open it in a browser)"; \
-	if [ -n "$$failed" ]; then echo "demo: these targets failed:$$failed" >&2; exit 1; fi
+	if [ -n "$$failed" ]; then echo "demo: these targets failed: $$failed" >&2; exit 1; fi
+
+# One demo target: its own make, one stage at a time (-j1, out of the demo's job pool), stages timed by tools/demo_stage.sh; a failure is
+# recorded in $(DEMO_FAILED) and the demo goes on.
+demo-run/%:
+	@echo "[demo] $* started"; \
+	DEMO_TARGET=$* MAKEFLAGS='$(filter-out --jobserver% -j%,$(MAKEFLAGS))' $(MAKE) --no-print-directory -j1 MINI=1 MINI_PROFILE=$(MINI_PROFILE) \
+	  SHELL=$(CURDIR)/tools/demo_stage.sh $* || { mkdir -p $(DEMO_FAILED); touch $(DEMO_FAILED)/$*; }; \
+	echo "[demo] $* finished"
 
 # Names of the demo's pipelines for the profile given (MINI_PROFILE=quick|full); the results page's test checks each
 # has a [[target]] in a demo.toml.
@@ -121,17 +133,25 @@ summary: ## Results page of the demo: $(RUNS)/mini/SUMMARY.md and summary.html f
 	  $(if $(filter 1,$(MINI)),--targets "$(DEMO_TARGETS)")
 
 ##@ Tests
+# One pytest process per subproject (TF and torchvision never share a process), TEST_JOBS of them at once, the
+# longest first so the two lanes end together; each one's output is printed whole when it ends.
+TEST_JOBS ?= 2
+TEST_ORDER := mlperf-tiny reds trecx depth-pruning compare-kws dero dnn-param-encode run-contract
+TEST_DIRS := $(filter $(TEST_ORDER),$(PACKAGES)) $(filter-out $(TEST_ORDER),$(PACKAGES)) tools
+TEST_REPORTS := $(RUNS)/test-reports
 .PHONY: test
 test: env mini-data apt-test ## Run the fast test suite, one pytest process per subproject (and tools/)
-	@rm -rf $(RUNS)/test-reports; mkdir -p $(RUNS)/test-reports; failed=0; \
-	for p in $(PACKAGES) tools; do \
-	  [ -d $$p/tests ] || continue; \
-	  echo "=== $$p"; \
-	  $(PY) -m pytest -c pyproject.toml --rootdir . $$p/tests --junitxml=$(RUNS)/test-reports/$$p.xml $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then failed=1; fi; \
-	done; \
-	$(PY) tools/test_summary.py $(RUNS)/test-reports || failed=1; \
+	@rm -rf $(TEST_REPORTS); mkdir -p $(TEST_REPORTS); \
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(addprefix test-run/,$(TEST_DIRS)); \
+	failed=0; [ -z "$$(ls $(TEST_REPORTS)/*.failed 2>/dev/null)" ] || failed=1; \
+	$(PY) tools/test_summary.py $(TEST_REPORTS) || failed=1; \
 	exit $$failed
+
+# One subproject's tests; exit 5 (nothing collected there) is not a failure, the summary checks the totals.
+test-run/%:
+	@[ -d $*/tests ] || exit 0; echo "=== $*"; \
+	$(PY) -m pytest -c pyproject.toml --rootdir . $*/tests --junitxml=$(TEST_REPORTS)/$*.xml $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then echo "=== $*: pytest exit $$rc"; touch $(TEST_REPORTS)/$*.failed; fi
 
 .PHONY: test-slow
 test-slow: env mini-data ## Run the whole suite including tests marked slow
@@ -159,3 +179,7 @@ help: ## List every target
 include $(wildcard $(addsuffix /project.mk,$(PROJECTS)))
 
 mini-data: $(MINI_DATA_TARGETS)
+
+# Each demo target after the demo targets it reads from (those in this profile's list), the final ones after all.
+$(foreach t,$(DEMO_TARGETS),$(eval demo-run/$(t): $(addprefix demo-run/,$(filter $(DEMO_TARGETS),$(DEMO_AFTER_$(t))))))
+$(foreach t,$(DEMO_FINAL_TARGETS),$(eval demo-run/$(t): $(addprefix demo-run/,$(DEMO_TARGETS))))

@@ -194,3 +194,6 @@ depth-pruning-kws-hw: $(DP_KWS_HW_BASE) ## Depth pruning KWS "hardware" variant:
 
 BENCH_TARGETS += depth-pruning-count
 DEMO_TARGETS += depth-pruning-vww depth-pruning-kws
+# In `make demo`, after the mlperf-tiny targets that train the base models.
+DEMO_AFTER_depth-pruning-vww := mlperf-vww
+DEMO_AFTER_depth-pruning-kws := mlperf-kws

@@ -104,6 +104,9 @@ $(DERO_PLOTS)/peak_memory.md: | $(DERO_YOLO_STAMP)
 
 dero-yolo-env: $(DERO_YOLO_STAMP) ## Install dero's optional YOLO packages (yolov5 7.0.14 + ultralytics, AGPL-3.0; --no-deps)
 
+# `make demo` installs the extra with the rest of its setup (two demo targets use it, and may run at once).
+demo: $(DERO_YOLO_STAMP)
+
 # Lead: the root Makefile's `make test` should run dero's YOLO tests too, so it installs the extra.
 test: $(DERO_YOLO_STAMP)
 

@@ -95,4 +95,6 @@ bench-param-encode: ## Encode/decode MB/s and bits/param of every method vs zstd
 	$(PY) -m dnn_param_encode.bench --path-pt $(PE_CKPT) --output $(PE_RUN)/bench.csv
 
 DEMO_TARGETS += param-encode-resnet18 param-encode-yolov5n
+# In `make demo-full`, after dero-yolov5n (both train under $(RUN_ROOT)/dero/yolo).
+DEMO_AFTER_param-encode-yolov5n := dero-yolov5n
 BENCH_TARGETS += bench-param-encode

@@ -136,4 +136,6 @@ DEMO_TARGETS += reds-kws-dnn reds-fashion-mnist reds-report
 else
 DEMO_TARGETS += $(REDS_KWS_TARGETS) reds-fashion-mnist reds-cifar10 reds-report
 endif
+# In `make demo`, the report after every REDS run.
+DEMO_AFTER_reds-report := $(REDS_KWS_TARGETS) reds-kws-dnn reds-fashion-mnist reds-cifar10
 BENCH_TARGETS += reds-bench

@@ -120,3 +120,5 @@ trecx-curves-golden: ## Benefit curve of the original repo's ResNet-8 traces (..
 	  --json $(RUN_ROOT)/trecx/golden/curve.json --plot $(RUN_ROOT)/trecx/golden/curve.png
 
 DEMO_TARGETS += trecx-test
+# In `make demo`, after the mlperf-tiny targets that train its quick starting points.
+DEMO_AFTER_trecx-test := mlperf-ic mlperf-kws mlperf-vww
