@@ -133,7 +133,8 @@ def render_markdown(rows, fidelity=None, tflm=None, title="tinyml-repro: results
     lines = [f"# {title}", "",
              "Our figures come from the offline **mini** datasets (small stand-ins in the real formats): they show "
              "that each pipeline learns, and are not comparable with the papers' figures, which need the real data.",
-             "", f"Wall time of the recorded stages: {_duration(total)}.", "",
+             "", f"Sum of the recorded stage times: {_duration(total)} (`make demo` runs two targets at a time, so its "
+             "own wall time, printed at its end, is shorter; a target's time is its stages one after the other).", "",
              "| target | paper / model | paper's figure | ours (mini data) | wall time | plots | metrics |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:

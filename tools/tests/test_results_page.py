@@ -87,7 +87,7 @@ def test_cli_writes_both_pages(two_runs, tmp_path):
            "[confusion.png](mlperf/kws/confusion.png) | [metrics.json](mlperf/kws/metrics.json) |" in page
     assert "| `trecx-ic-test` | T-RECX ResNet-8 | 73.4/87.4% | not run | - | - | - |" in page
     assert "| kws_ref_model | 24908 / 24908 | 3e-07 |" in page and "TFLite Micro" not in page
-    assert "Wall time of the recorded stages: 6 min 16 s." in page
+    assert "Sum of the recorded stage times: 6 min 16 s (" in page
     html_page = (runs / "summary.html").read_text()
     assert "96.97% float / 95.45% int8" in html_page and "<script" in html_page
     assert not re.search(r"<script[^>]*\ssrc=", html_page)  # plotly.js is inlined: the page opens offline
