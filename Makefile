@@ -137,7 +137,7 @@ summary: ## Results page of the demo: $(RUNS)/mini/SUMMARY.md and summary.html f
 # longest first so the two lanes end together; each one's output is printed whole when it ends.
 TEST_JOBS ?= 2
 TEST_ORDER := mlperf-tiny reds trecx depth-pruning compare-kws dero dnn-param-encode run-contract
-TEST_DIRS := $(filter $(TEST_ORDER),$(PACKAGES)) $(filter-out $(TEST_ORDER),$(PACKAGES)) tools
+TEST_DIRS := $(filter $(PACKAGES),$(TEST_ORDER)) $(filter-out $(TEST_ORDER),$(PACKAGES)) tools
 TEST_REPORTS := $(RUNS)/test-reports
 .PHONY: test
 test: env mini-data apt-test ## Run the fast test suite, one pytest process per subproject (and tools/)
