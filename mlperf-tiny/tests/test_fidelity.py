@@ -201,6 +201,39 @@ def test_ic_h5_and_int8_tflite_on_ic01(tmp_path):
         pytest.approx(reference)
 
 
+def test_ic_our_converter_on_the_reference_model(tmp_path):
+    """model_converter on the reference ResNet-8, calibrated on the ic01 stimuli written as a CIFAR-10 test_batch:
+    int8 in and out, raw pixels as pixel - 128, and its predictions equal the Keras float model's on >= 95 % of the
+    real stimuli (the shipped int8 model's agreement is computed alongside, for the table)."""
+    import pickle
+
+    import tensorflow as tf
+    from mlperf_tiny.image_classification import model_converter
+
+    folder = MODELS / "image_classification"
+    h5 = folder / "pretrainedResnet.h5"
+    pixels, labels, names = raw_bins(EEMBC / "ic01", np.uint8, (32, 32, 3))
+    cifar = tmp_path / "cifar"
+    cifar.mkdir()
+    with open(cifar / "test_batch", "wb") as f:  # CIFAR pickles hold planar R, G, B rows
+        pickle.dump({b"batch_label": b"ic01", b"labels": labels.tolist(), b"filenames": [n.encode() for n in names],
+                     b"data": pixels.transpose(0, 3, 1, 2).reshape(len(pixels), -1)}, f, protocol=2)
+    assert model_converter.main(["--model_path", str(h5), "--data_dir", str(cifar), "--out_dir", str(tmp_path / "out"),
+                                 "--num_calibration_samples", str(len(names))]) == 0
+    ours = tmp_path / "out" / "pretrainedResnet_quant.tflite"
+    scale, zero_point = input_quantization(ours)
+    assert scale == pytest.approx(1.0, rel=0.02) and zero_point == -128
+    x = pixels.astype(np.float32)
+    keras = tf.keras.models.load_model(str(h5), compile=False).predict(x, verbose=0).argmax(axis=1)
+    agreement = float(np.mean(plain_tflite(ours, quantize(x, ours)).argmax(axis=1) == keras))
+    shipped = folder / "pretrainedResnet_quant.tflite"
+    shipped_agreement = float(np.mean(plain_tflite(shipped, quantize(x, shipped)).argmax(axis=1) == keras))
+    assert agreement >= 0.95, (agreement, shipped_agreement)
+    fidelity.record_row(SUBPROJECT, f"{h5.name} through our model_converter (int8) vs the shipped int8 on ic01",
+                        metric="share of int8 = Keras argmax", accuracy_ours=agreement,
+                        accuracy_reference=shipped_agreement, data="eembc/ic01", n=len(names))
+
+
 def test_vww_h5_and_int8_tflite_on_vww01(tmp_path):
     folder = MODELS / "visual_wake_words"
     check_keras_and_int8(tmp_path, "vww", EEMBC / "vww01", (96, 96, 3), folder / "vww_96.h5",

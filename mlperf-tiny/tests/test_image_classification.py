@@ -8,10 +8,11 @@ from _image_fixtures import write_tiny_cifar
 from mlperf_tiny.image_classification import model_converter, perf_samples_loader, test, tflite_test, train
 from mlperf_tiny.image_classification.train import DatasetError, load_cifar_10_data
 
-# Mini pipeline: enough epochs that the model is past its near-uniform start, so float/int8 agreement is
-# meaningful (3 epochs gave ~30% accuracy and < 95% agreement; the 25-epoch model agrees on 98.4%; on a fresh
-# install of 2026-12-02 the 6-epoch model agreed on only 93.7%, deterministically).
-E2E_EPOCHS = 8
+# Mini pipeline: two epochs, enough to exercise every stage and file (training resumes, history per epoch, float
+# and int8 TFLite, int8 I/O). That a converted int8 model agrees with its float model needs a trained model: it is
+# checked on the reference ResNet-8 and the real ic01 stimuli (test_fidelity.py) and, after the 35-epoch mini
+# schedule, in the slow test below (3 epochs gave < 95 % agreement; 8 epochs made this fixture 3-6 min of the suite).
+E2E_EPOCHS = 2
 
 
 def test_resnet8_params_and_macs_match_v05():
@@ -126,12 +127,11 @@ def test_pipeline_writes_every_artifact(ic_run):
     assert len(np.load(ic_run / "calibration_samples_idxs.npy")) == 500
 
 
-def test_int8_model_has_int8_io_and_agrees_with_float(ic_run):
+def test_int8_model_has_int8_io_and_float_tflite_agrees(ic_run):
     metrics = json.loads((ic_run / "metrics.json").read_text())
     int8 = metrics["tflite_int8"]
     assert int8["input_dtype"] == "int8" and int8["output_dtype"] == "int8"
     assert int8["dataset"] == "mini" and int8["num_samples"] == 1000
-    assert int8["argmax_agreement_with_keras"] >= 0.95
     assert metrics["tflite_float"]["argmax_agreement_with_keras"] >= 0.999
     assert abs(metrics["tflite_float"]["accuracy"] - metrics["keras_float"]["accuracy"]) <= 0.2
     from mlperf_tiny.tflite_utils import TFLiteModel
@@ -162,3 +162,4 @@ def test_mini_schedule_reaches_the_sanity_target(mini_data_dir, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["tflite_float"]["accuracy"] >= 80.0
     assert metrics["tflite_int8"]["accuracy"] >= 80.0
+    assert metrics["tflite_int8"]["argmax_agreement_with_keras"] >= 0.95
