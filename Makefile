@@ -140,7 +140,7 @@ TEST_ORDER := mlperf-tiny reds trecx depth-pruning compare-kws dero dnn-param-en
 TEST_DIRS := $(filter $(PACKAGES),$(TEST_ORDER)) $(filter-out $(TEST_ORDER),$(PACKAGES)) tools
 TEST_REPORTS := $(RUNS)/test-reports
 .PHONY: test
-test: env mini-data apt-test ## Run the fast test suite, one pytest process per subproject (and tools/)
+test: env mini-data apt-test ## Run the fast test suite, one pytest process per subproject (and tools/), TEST_JOBS at once
 	@rm -rf $(TEST_REPORTS); mkdir -p $(TEST_REPORTS); \
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(addprefix test-run/,$(TEST_DIRS)); \
 	failed=0; [ -z "$$(ls $(TEST_REPORTS)/*.failed 2>/dev/null)" ] || failed=1; \
@@ -173,7 +173,7 @@ clean-runs: ## Remove $(RUNS) (trained models, metrics, plots)
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_%.-]+:.*## / {printf "  %-28s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo ""
-	@echo "Variables: DATA=$(DATA) RUNS=$(RUNS) MINI=$(MINI) NPROC=$(NPROC) SEED=$(SEED)"
+	@echo "Variables: DATA=$(DATA) RUNS=$(RUNS) MINI=$(MINI) MINI_PROFILE=$(MINI_PROFILE) NPROC=$(NPROC) SEED=$(SEED) DEMO_JOBS=$(DEMO_JOBS) TEST_JOBS=$(TEST_JOBS)"
 
 # In PROJECTS order, so the demo trains mlperf-tiny's base models first (the pipelines that start from them follow).
 include $(wildcard $(addsuffix /project.mk,$(PROJECTS)))
