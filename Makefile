@@ -110,8 +110,8 @@ demo: env mini-data ## Run every paper's pipeline end to end on the mini dataset
 	echo "results page: $(DEMO_ROOT)/SUMMARY.md and $(DEMO_ROOT)/summary.html (open it in a browser)"; \
 	if [ -n "$$failed" ]; then echo "demo: these targets failed: $$failed" >&2; exit 1; fi
 
-# One demo target: its own make, one stage at a time (-j1, out of the demo's job pool), stages timed by tools/demo_stage.sh; a failure is
-# recorded in $(DEMO_FAILED) and the demo goes on.
+# One demo target: its own make, one stage at a time (-j1, out of the demo's job pool), stages timed by
+# tools/demo_stage.sh; a failure is recorded in $(DEMO_FAILED) and the demo goes on.
 demo-run/%:
 	@echo "[demo] $* started"; \
 	DEMO_TARGET=$* MAKEFLAGS='$(filter-out --jobserver% -j%,$(MAKEFLAGS))' $(MAKE) --no-print-directory -j1 MINI=1 MINI_PROFILE=$(MINI_PROFILE) \

@@ -123,22 +123,31 @@ def small_vww_run(mini_data_dir, tmp_path_factory):
         (data_dir / name).mkdir()
         for path in sorted((mini_data_dir / "vw_coco2014_96" / name).iterdir())[:40]:
             shutil.copy(path, data_dir / name / path.name)
-    run = tmp_path_factory.mktemp("vww_small_run")
+    return run_make_stages(data_dir, tmp_path_factory.mktemp("vww_small_run"), (1, 1, 1))
+
+
+def run_make_stages(data_dir, run, epochs_per_stage):
+    """mk/vww.mk's stages into ``run``: train (batch 8, the MINI=1 batch), int8 conversion, evaluation."""
     model_path = str(run / train_vww.MODEL_FILE_NAME)
-    assert train_vww.main(["--data_dir", str(data_dir), "--out_dir", str(run), "--epochs_per_stage", "1", "1", "1",
-                           "--batch_size", "8", "--seed", "0", "--verbose", "0"]) == 0
+    assert train_vww.main(["--data_dir", str(data_dir), "--out_dir", str(run), "--epochs_per_stage",
+                           *map(str, epochs_per_stage), "--batch_size", "8", "--seed", "0", "--verbose", "0"]) == 0
     assert convert_vww.main([model_path, "--data_dir", str(data_dir)]) == 0
     assert test_vww.main([model_path, "--data_dir", str(data_dir), "--no_progress", "--out_dir", str(run)]) == 0
     return run
 
 
-def test_pipeline_writes_every_artifact(small_vww_run):
+def assert_every_artifact(run, epochs):
+    """Every file of the stages, one history row per epoch, the faithful calibration list (first 11 images)."""
     for name in ("vww_96.h5", "args.json", "history.csv", "training_curves.png", "vww_96_float.tflite",
                  "vww_96_int8.tflite", "calibration_data.txt", "keras_float_confusion.png", "tflite_int8_roc.png"):
-        assert (small_vww_run / name).stat().st_size > 0, name
-    history = (small_vww_run / "history.csv").read_text().splitlines()
-    assert len(history) == 4 and "val_accuracy" in history[0]
-    assert len((small_vww_run / "calibration_data.txt").read_text().split()) == 11
+        assert (run / name).stat().st_size > 0, name
+    history = (run / "history.csv").read_text().splitlines()
+    assert len(history) == epochs + 1 and "val_accuracy" in history[0]
+    assert len((run / "calibration_data.txt").read_text().split()) == 11
+
+
+def test_pipeline_writes_every_artifact(small_vww_run):
+    assert_every_artifact(small_vww_run, 3)
     metrics = json.loads((small_vww_run / "metrics.json").read_text())
     int8 = metrics["tflite_int8"]
     assert int8["input_dtype"] == "int8" and int8["output_dtype"] == "int8"
@@ -154,24 +163,12 @@ def vww_run(mini_data_dir, tmp_path_factory):
     """The MINI=1 recipe of mk/vww.mk on the mini VWW images (6+3+3 epochs at batch 8, ~105 s CPU), then the
     faithful int8 conversion (first 11 person images) and evaluation. Fewer epochs leave a borderline model whose
     int8 argmax flips too often (8 epochs: 93-95% agreement whatever the calibration set)."""
-    data_dir = str(mini_data_dir / "vw_coco2014_96")
-    run = tmp_path_factory.mktemp("vww_run")
-    model_path = str(run / train_vww.MODEL_FILE_NAME)
-    assert train_vww.main(["--data_dir", data_dir, "--out_dir", str(run), "--epochs_per_stage", "6", "3", "3",
-                           "--batch_size", "8", "--seed", "0", "--verbose", "0"]) == 0
-    assert convert_vww.main([model_path, "--data_dir", data_dir]) == 0
-    assert test_vww.main([model_path, "--data_dir", data_dir, "--no_progress", "--out_dir", str(run)]) == 0
-    return run
+    return run_make_stages(mini_data_dir / "vw_coco2014_96", tmp_path_factory.mktemp("vww_run"), (6, 3, 3))
 
 
 @pytest.mark.slow
 def test_full_mini_recipe_writes_every_artifact(vww_run):
-    for name in ("vww_96.h5", "args.json", "history.csv", "training_curves.png", "vww_96_float.tflite",
-                 "vww_96_int8.tflite", "calibration_data.txt", "keras_float_confusion.png", "tflite_int8_roc.png"):
-        assert (vww_run / name).stat().st_size > 0, name
-    history = (vww_run / "history.csv").read_text().splitlines()
-    assert len(history) == 13 and "val_accuracy" in history[0]
-    assert len((vww_run / "calibration_data.txt").read_text().split()) == 11
+    assert_every_artifact(vww_run, 12)
 
 
 @pytest.mark.slow
