@@ -113,7 +113,7 @@ def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_
     knapsack = json.loads((out / "s" / "run0" / "knapsack.json").read_text())
     assert knapsack["total_parameters"] == 19_840 and knapsack["memory_targets"] == [5952]
     assert metrics["bn_mode"] == "per_subnet_recalib"
-    assert all(0 <= r["accuracy_shared_bn_statistics"] <= 1 for r in metrics["subnetworks"])
+    assert all(0 <= r["accuracy_training_bn_statistics"] <= 1 for r in metrics["subnetworks"])
     # TFLite Micro column: the pipeline's figures are mlperf_tiny.tflm's measure of the same int8 file
     from mlperf_tiny import tflm
 
@@ -134,6 +134,46 @@ def test_fashion_mnist_end_to_end_with_memory_budget_and_per_subnetwork_bn(mini_
     assert [r["subnetwork"] for r in run["subnetworks"]] == ["100%", "50%"]
     assert [r["accuracy"] for r in run["subnetworks"]] == pytest.approx(
         [100 * r["accuracy"] for r in metrics["subnetworks"]])
+
+
+def test_per_subnet_stats_keeps_the_statistics_the_last_epoch_trained_with(mini_data_dir, tmp_path):
+    """--bn_mode per_subnet_stats: each epoch trains with statistics measured from the weights it starts with; the
+    run ends with those of its last epoch (saved), not a recalibration from the final weights, also after a
+    resume that finds the phase finished (recomputing there would give other statistics, other accuracies)."""
+    import numpy as np
+
+    from reds import pipeline
+
+    out = tmp_path / "fmnist"
+    argv = ["--data_dir", str(mini_data_dir / "fashion_mnist"), "--out_dir", str(out), "--max_samples", "256",
+            "--constraints_percentages", "0.25", "--subnets_number", "2", "--no-export_tflite",
+            "--no-export_runtime_width", *QUICK, "--epochs", "2", "--finetune_batch_norm_epochs", "0",
+            "--learning_rate", "0.01", "--bn_mode", "per_subnet_stats", "--bn_recalibration_samples", "96"]
+    assert vision_ds_convolution_fashion_mnist.main(argv) == 0
+    run_dir = out / "s" / "run0"
+    rows = json.loads((run_dir / "metrics.json").read_text())["subnetworks"]
+    assert [r["accuracy"] for r in rows] == [r["accuracy_training_bn_statistics"] for r in rows]
+    saved = pipeline._load_arrays(run_dir / pipeline.BN_STATISTICS_FILE)
+    assert len(saved) == 2 * 9 * 2  # 2 subnetworks x 9 BN layers (first conv, 4 x depthwise + pointwise) x 2
+    # the statistics of the weights after training differ from those the last epoch used
+    from reds.utils.reds_model import RedsModel, subnetwork_widths
+
+    settings = evaluate.run_settings(out)
+    train_x = pipeline.load_data(settings, cache_dir=out / "feature_cache")["train"][0]
+    model = evaluate.builder(settings, "s", train_x.shape[1:])()
+    model.load_weights(str(run_dir / "joint_resume.h5"))
+    knapsack = json.loads((run_dir / "knapsack.json").read_text())
+    full = tuple(model.get_layer(n).output_shape[-1] for n in knapsack["width_layers"])
+    nested = RedsModel(model, subnetwork_widths(model, [full, tuple(knapsack["results"][0]["widths"])]))
+    recomputed = pipeline.bn_statistics_arrays(nested.recalibrate_batch_norm(train_x[:96]))
+    assert max(np.abs(recomputed[k] - saved[k]).max() for k in saved) > 1e-3
+    # resume after losing the metrics: the finished phase is not retrained and ends with the saved statistics
+    (run_dir / "metrics.json").unlink()
+    assert vision_ds_convolution_fashion_mnist.main(argv) == 0
+    again = json.loads((run_dir / "metrics.json").read_text())["subnetworks"]
+    assert [r["accuracy"] for r in again] == [r["accuracy"] for r in rows]
+    after_resume = pipeline._load_arrays(run_dir / pipeline.BN_STATISTICS_FILE)
+    assert all(np.array_equal(after_resume[k], saved[k]) for k in saved)
 
 
 def test_bad_flags_and_missing_data_give_clear_errors(tmp_path):

@@ -224,7 +224,7 @@ class RedsModel(keras.Model):
         ``x`` at that subnetwork's widths (``--bn_mode per_subnet_recalib`` / ``per_subnet_stats``; the faithful
         mode shares the pretrained statistics, quirk Q2). Layer by layer over the whole of ``x``, so each BN sees
         the already-recalibrated layers before it. The statistics are variables: a later recalibration updates
-        them in place, so traced train steps read the new values without retracing."""
+        them in place (``set_bn_statistics``)."""
         statistics = []
         for plan in self.plans:
             stats = {}
@@ -240,6 +240,12 @@ class RedsModel(keras.Model):
                     stats[layer.name] = (mean.astype(np.float32), (sq / count).astype(np.float32))
                 h = [_apply(layer, slicing, c, stats.get(layer.name)) for c in h]
             statistics.append(stats)
+        self.set_bn_statistics(statistics)
+        return statistics
+
+    def set_bn_statistics(self, statistics):
+        """Use ``statistics`` ([{BN name: (mean, variance)}] per subnetwork). They are kept as variables: a later
+        call updates them in place, so traced train steps read the new values without retracing."""
         if self.bn_statistics is None:
             self.bn_statistics = [{name: tuple(tf.Variable(v, trainable=False) for v in pair)
                                    for name, pair in stats.items()} for stats in statistics]
@@ -249,7 +255,6 @@ class RedsModel(keras.Model):
                 for name, pair in stats.items():
                     for variable, value in zip(variables[name], pair):
                         variable.assign(value)
-        return statistics
 
 
 def extract_subnetwork(base, widths, builder, channel_aware_flatten_slice=False, bn_statistics=None):
