@@ -240,8 +240,8 @@ def get_args_parser(defaults=None, add_help=True, description=None):
                    help="Q2: frozen_stats = every subnetwork uses slices of the pretrained BN statistics (faithful); "
                         "per_subnet_recalib = after fine-tuning, each subnetwork gets the population statistics of "
                         "its own activations (a few floats per BN layer and subnetwork); per_subnet_stats = the same "
-                        "also before fine-tuning and at the start of every fine-tuning epoch, so each subnetwork "
-                        "trains with its own statistics, and keeps those of the last epoch")
+                        "at the start of every fine-tuning epoch instead, so each subnetwork trains with its own "
+                        "statistics, and keeps those of the last epoch")
     g.add_argument("--final_bn_recalibration", action="store_true",
                    help="--bn_mode per_subnet_stats: recalibrate once more after the last epoch (statistics the "
                         "weights were never trained with; measured worse on Fashion-MNIST, reds/README.md)")
