@@ -205,19 +205,17 @@ def test_ic_our_converter_on_the_reference_model(tmp_path):
     """model_converter on the reference ResNet-8, calibrated on the ic01 stimuli written as a CIFAR-10 test_batch:
     int8 in and out, raw pixels as pixel - 128, and its predictions equal the Keras float model's on >= 95 % of the
     real stimuli (the shipped int8 model's agreement is computed alongside, for the table)."""
-    import pickle
-
     import tensorflow as tf
     from mlperf_tiny.image_classification import model_converter
+    from mlperf_tiny.mini_data import cifar10
 
     folder = MODELS / "image_classification"
     h5 = folder / "pretrainedResnet.h5"
     pixels, labels, names = raw_bins(EEMBC / "ic01", np.uint8, (32, 32, 3))
     cifar = tmp_path / "cifar"
     cifar.mkdir()
-    with open(cifar / "test_batch", "wb") as f:  # CIFAR pickles hold planar R, G, B rows
-        pickle.dump({b"batch_label": b"ic01", b"labels": labels.tolist(), b"filenames": [n.encode() for n in names],
-                     b"data": pixels.transpose(0, 3, 1, 2).reshape(len(pixels), -1)}, f, protocol=2)
+    cifar10.write_batch(cifar / "test_batch", "ic01", pixels.transpose(0, 3, 1, 2).reshape(len(pixels), -1),
+                        labels.tolist())
     assert model_converter.main(["--model_path", str(h5), "--data_dir", str(cifar), "--out_dir", str(tmp_path / "out"),
                                  "--num_calibration_samples", str(len(names))]) == 0
     ours = tmp_path / "out" / "pretrainedResnet_quant.tflite"

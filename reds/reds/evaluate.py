@@ -238,33 +238,43 @@ def run_bn_statistics(run_dir, nested, settings_args):
     return nested.bn_statistics
 
 
-def evaluate_run_folder(args, settings_args, x, y):
-    """Every finished run of a REDS run folder: each nested subnetwork at its knapsack widths."""
+def nested_run_model(run_dir, settings_args, input_shape):
+    """One run of a REDS run folder as a nested model: its final fine-tuned weights at its knapsack widths, with
+    the run's own BN statistics where it had them. Returns (nested model, widths, knapsack record, phase, weights
+    file), or None before fine-tuning started."""
     from reds.utils.reds_model import RedsModel, subnetwork_widths
 
+    phase, weights = final_weights(run_dir)
+    if weights is None:
+        return None
+    model = builder(settings_args, run_dir.parent.name, input_shape)()
+    try:
+        model.load_weights(str(weights))
+    except (ValueError, OSError, KeyError) as err:
+        raise rc.bad_file(weights, f"does not fit {model.name} ({' '.join(str(err).split())[:160]})") from None
+    knapsack = json.loads((run_dir / "knapsack.json").read_text())
+    full = tuple(model.get_layer(n).output_shape[-1] for n in knapsack["width_layers"])
+    widths = [full] + [tuple(r["widths"]) for r in knapsack["results"]]
+    nested = RedsModel(model, subnetwork_widths(model, widths), settings_args.channel_aware_flatten_slice)
+    if settings_args.bn_mode != "frozen_stats" and settings_args.architecture_name != "dnn":
+        nested.set_bn_statistics(run_bn_statistics(run_dir, nested, settings_args))
+    return nested, widths, knapsack, phase, weights
+
+
+def evaluate_run_folder(args, settings_args, x, y):
+    """Every finished run of a REDS run folder: each nested subnetwork at its knapsack widths."""
     out_dir = Path(args.pretrained_weights)
     results = []
     for knapsack_file in sorted(out_dir.glob("*/run*/knapsack.json")):
         run_dir = knapsack_file.parent
-        phase, weights = final_weights(run_dir)
-        if weights is None:
+        loaded = nested_run_model(run_dir, settings_args, x.shape[1:])
+        if loaded is None:
             continue  # knapsack solved, fine-tuning not started: nothing trained to evaluate
-        size = run_dir.parent.name
-        model = builder(settings_args, size, x.shape[1:])()
-        try:
-            model.load_weights(str(weights))
-        except (ValueError, OSError, KeyError) as err:
-            raise rc.bad_file(weights, f"does not fit {model.name} ({' '.join(str(err).split())[:160]})") from None
-        knapsack = json.loads(knapsack_file.read_text())
-        full = tuple(model.get_layer(n).output_shape[-1] for n in knapsack["width_layers"])
-        widths = [full] + [tuple(r["widths"]) for r in knapsack["results"]]
-        nested = RedsModel(model, subnetwork_widths(model, widths), settings_args.channel_aware_flatten_slice)
-        if settings_args.bn_mode != "frozen_stats" and settings_args.architecture_name != "dnn":
-            nested.bn_statistics = run_bn_statistics(run_dir, nested, settings_args)
+        nested, widths, knapsack, phase, weights = loaded
         labels = ["100%"] + [f"{p:.0%}" for p in knapsack["percentages"]]
         rows = accuracy_rows(nested, x, y, args.batch_size)
-        results.append({"size": size, "run": run_dir.name, "weights": str(weights), "phase": phase,
-                        "model": model.name,
+        results.append({"size": run_dir.parent.name, "run": run_dir.name, "weights": str(weights), "phase": phase,
+                        "model": nested.base.name,
                         "subnetworks": [{"subnetwork": label, "widths": list(w), **row}
                                         for label, w, row in zip(labels, widths, rows)]})
     if not results:

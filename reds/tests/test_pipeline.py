@@ -156,15 +156,10 @@ def test_per_subnet_stats_keeps_the_statistics_the_last_epoch_trained_with(mini_
     saved = pipeline._load_arrays(run_dir / pipeline.BN_STATISTICS_FILE)
     assert len(saved) == 2 * 9 * 2  # 2 subnetworks x 9 BN layers (first conv, 4 x depthwise + pointwise) x 2
     # the statistics of the weights after training differ from those the last epoch used
-    from reds.utils.reds_model import RedsModel, subnetwork_widths
-
     settings = evaluate.run_settings(out)
     train_x = pipeline.load_data(settings, cache_dir=out / "feature_cache")["train"][0]
-    model = evaluate.builder(settings, "s", train_x.shape[1:])()
-    model.load_weights(str(run_dir / "joint_resume.h5"))
-    knapsack = json.loads((run_dir / "knapsack.json").read_text())
-    full = tuple(model.get_layer(n).output_shape[-1] for n in knapsack["width_layers"])
-    nested = RedsModel(model, subnetwork_widths(model, [full, tuple(knapsack["results"][0]["widths"])]))
+    nested, *_, weights = evaluate.nested_run_model(run_dir, settings, train_x.shape[1:])
+    assert weights == run_dir / "joint_resume.h5"
     recomputed = pipeline.bn_statistics_arrays(nested.recalibrate_batch_norm(train_x[:96]))
     assert max(np.abs(recomputed[k] - saved[k]).max() for k in saved) > 1e-3
     # resume after losing the metrics: the finished phase is not retrained and ends with the saved statistics

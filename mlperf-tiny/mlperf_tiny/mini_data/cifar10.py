@@ -122,10 +122,10 @@ def generate(out_root, seed=0, train_per_batch=1000, n_train_batches=5, n_test=1
     with progress(desc=NAME, total=total, enabled=show_progress) as bar:
         for batch_index in range(1, n_train_batches + 1):
             data, labels = _make_split(train_glyphs, train_labels, train_per_batch, rng, bar)
-            _write_batch(out / f"data_batch_{batch_index}", f"training batch {batch_index} of {n_train_batches}",
+            write_batch(out / f"data_batch_{batch_index}", f"training batch {batch_index} of {n_train_batches}",
                          data, labels)
         data, labels = _make_split(test_glyphs, test_labels, n_test, rng, bar)
-        _write_batch(out / "test_batch", "testing batch 1 of 1", data, labels)
+        write_batch(out / "test_batch", "testing batch 1 of 1", data, labels)
     meta = {
         _Py2Str(b"num_cases_per_batch"): train_per_batch,
         _Py2Str(b"label_names"): [_Py2Str(name.encode()) for name in LABEL_NAMES],
@@ -139,7 +139,9 @@ def generate(out_root, seed=0, train_per_batch=1000, n_train_batches=5, n_test=1
     return [NAME]
 
 
-def _write_batch(path, batch_label, data, labels):
+def write_batch(path, batch_label, data, labels):
+    """One batch file as the real CIFAR-10 python version holds it (a Python 2 pickle): ``data`` N x 3072 uint8
+    rows of R, G, B planes, ``labels`` a list of ints."""
     batch = {
         _Py2Str(b"batch_label"): _Py2Str(batch_label.encode()),
         _Py2Str(b"labels"): labels,
